@@ -1,0 +1,2 @@
+//! The `liveramp` operator command (being built).
+fn main() {}

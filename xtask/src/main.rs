@@ -1,0 +1,174 @@
+//! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! - `cargo xtask ci`: everything CI checks, in order: the system tools the tests need, the
+//!   test environment (an SFTP test account for the real `sshd`), `cargo fmt --check`,
+//!   `cargo clippy -D warnings`, every test, `cargo doc` with warnings denied, and
+//!   `cargo package --workspace`.
+//! - `cargo xtask bench`: every benchmark of the workspace (figures go to `docs/BENCHMARKS.md`).
+//! - `cargo xtask test-env`: only prepare the test environment.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod test_env;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        Some("test-env") => test_env::prepare(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <ci | bench [CRATE...] | test-env>\n\
+                 \n  ci        fmt, clippy, tests, docs and packaging: what CI runs\
+                 \n  bench     run the benchmarks (optionally only those of the named crates)\
+                 \n  test-env  prepare the SFTP test account the sshd tests log in with"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's folder).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs one step, printing its name and how long it took; fails with the step's name.
+fn step(name: &str, mut command: Command) -> Result {
+    println!("\n==> {name}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .map_err(|e| format!("{name}: could not start: {e}"))?;
+    println!("<== {name}: {:.1} s", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({status})"))
+    }
+}
+
+/// The system programs the tests talk to (real peers, not mocks).
+fn check_tools() -> Result {
+    let needed = [
+        ("gpg", "gnupg"),
+        ("python3", "python3"),
+        ("sftp", "openssh-client"),
+        ("ssh-keygen", "openssh-client"),
+        ("/usr/sbin/sshd", "openssh-server"),
+    ];
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(program, package)| format!("`{program}` (Debian package `{package}`)"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the tests need {}; install with `apt-get install -y gnupg openssh-server \
+             openssh-client python3` (see README.md)",
+            missing.join(", ")
+        ))
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    env::var_os("PATH")
+        .is_some_and(|paths| env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+fn ci() -> Result {
+    let started = Instant::now();
+    check_tools()?;
+    test_env::prepare()?;
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    step("cargo fmt --check", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("cargo clippy -D warnings", clippy)?;
+
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--locked"]);
+    step("cargo test --workspace", test)?;
+
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    step("cargo doc (warnings denied)", doc)?;
+
+    let mut package = cargo();
+    package.args([
+        "package",
+        "--workspace",
+        "--locked",
+        "--allow-dirty",
+        "--no-verify",
+    ]);
+    step("cargo package --workspace", package)?;
+
+    println!(
+        "\nxtask ci: all steps passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Crates with benchmarks, in data-flow order.
+const BENCH_CRATES: &[&str] = &[
+    "liveramp-pii-normalize",
+    "liveramp-identity-mapping",
+    "liveramp-file-format",
+    "liveramp-encrypt",
+    "liveramp-sftp-transport",
+];
+
+fn bench(only: &[String]) -> Result {
+    check_tools()?;
+    test_env::prepare()?;
+    for krate in BENCH_CRATES {
+        if !only.is_empty() && !only.iter().any(|o| krate.ends_with(o.as_str())) {
+            continue;
+        }
+        let mut command = cargo();
+        command.args(["bench", "--locked", "-p", krate]);
+        step(&format!("cargo bench -p {krate}"), command)?;
+    }
+    Ok(())
+}
