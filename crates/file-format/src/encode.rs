@@ -1,0 +1,128 @@
+//! CSV encoding of one line at a time, through the `csv` crate.
+
+use std::cell::{Ref, RefCell};
+use std::io;
+
+/// The buffer the `csv` writer flushes each encoded line into.
+///
+/// A `RefCell` lets the encoder read and clear the line through `csv::Writer::get_ref`, which
+/// is the only access the `csv` crate gives to its inner writer; it keeps the encoder `Send`.
+#[derive(Debug, Default)]
+struct LineBuf(RefCell<Vec<u8>>);
+
+impl io::Write for LineBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encodes rows as LiveRamp CSV lines: `,` delimiter, `\n` terminator, RFC 4180 quoting only
+/// where needed (a field with `,` or `"`, embedded `"` doubled), each `\r` or `\n` inside a
+/// field replaced with a space. Reuses its buffers: no allocation per row once warm.
+#[derive(Debug)]
+pub(crate) struct LineEncoder {
+    csv: csv::Writer<LineBuf>,
+    scratch: Vec<u8>,
+}
+
+impl LineEncoder {
+    pub(crate) fn new() -> Self {
+        let csv = csv::WriterBuilder::new()
+            .delimiter(b',')
+            .quote(b'"')
+            .double_quote(true)
+            .quote_style(csv::QuoteStyle::Necessary)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .flexible(true)
+            .has_headers(false)
+            .buffer_capacity(16 * 1024)
+            .from_writer(LineBuf::default());
+        Self {
+            csv,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Encodes `fields` as one line (with its `\n`), replacing the previous line.
+    pub(crate) fn encode<S: AsRef<str>>(&mut self, fields: &[S]) -> io::Result<()> {
+        self.csv.get_ref().0.borrow_mut().clear();
+        for field in fields {
+            let bytes = field.as_ref().as_bytes();
+            if bytes.iter().any(|&b| b == b'\r' || b == b'\n') {
+                self.scratch.clear();
+                self.scratch.extend(
+                    bytes
+                        .iter()
+                        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
+                self.csv.write_field(&self.scratch).map_err(csv_to_io)?;
+            } else {
+                self.csv.write_field(bytes).map_err(csv_to_io)?;
+            }
+        }
+        self.csv.write_record(None::<&[u8]>).map_err(csv_to_io)?;
+        self.csv.flush()
+    }
+
+    /// The last encoded line, `\n` included.
+    pub(crate) fn line(&self) -> Ref<'_, Vec<u8>> {
+        self.csv.get_ref().0.borrow()
+    }
+}
+
+fn csv_to_io(err: csv::Error) -> io::Error {
+    // Writing into a `Vec` cannot fail, so only an `io::Error` could come back; keep the
+    // `csv` type out of our API either way.
+    match err.into_kind() {
+        csv::ErrorKind::Io(err) => err,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// The number of characters (Unicode scalar values) in UTF-8 `bytes`.
+pub(crate) fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(fields: &[&str]) -> String {
+        let mut e = LineEncoder::new();
+        e.encode(fields).unwrap();
+        String::from_utf8(e.line().clone()).unwrap()
+    }
+
+    #[test]
+    fn quoting_rules() {
+        assert_eq!(enc(&["a", "b"]), "a,b\n");
+        assert_eq!(enc(&["a,b", "c"]), "\"a,b\",c\n");
+        assert_eq!(enc(&["say \"hi\"", ""]), "\"say \"\"hi\"\"\",\n");
+        assert_eq!(enc(&["line\nbreak", "cr\r\nlf"]), "line break,cr  lf\n");
+        assert_eq!(enc(&["Zoë", "東京", "'single'"]), "Zoë,東京,'single'\n");
+        assert_eq!(enc(&["", ""]), ",\n");
+        // A lone empty field is quoted, or the line would be empty.
+        assert_eq!(enc(&[""]), "\"\"\n");
+        assert_eq!(enc(&[" padded ", "tab\there"]), " padded ,tab\there\n");
+    }
+
+    #[test]
+    fn reuses_buffers() {
+        let mut e = LineEncoder::new();
+        e.encode(&["first", "line"]).unwrap();
+        e.encode(&["x"]).unwrap();
+        assert_eq!(&*e.line(), b"x\n");
+    }
+
+    #[test]
+    fn counts_characters() {
+        assert_eq!(char_count("Zoë東京🎉".as_bytes()), 6);
+        assert_eq!(char_count(b""), 0);
+    }
+}

@@ -1,0 +1,563 @@
+//! The streaming CSV file writer: limits, splitting, gzip, per-part digests.
+
+use std::io::{self, Write};
+
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use crate::encode::{LineEncoder, char_count};
+use crate::error::{Error, Result};
+use crate::fingerprint::{HeaderFingerprint, validate_header};
+use crate::name::{Compression, FileName};
+use crate::sink::PartSink;
+
+/// Bytes collected before they are handed on (to gzip or to the sink) in one call.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// LiveRamp's file limits, each configurable. [`Limits::default`] is LiveRamp's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// A data line with more characters than this (Unicode scalar values, the `\n` not counted)
+    /// is not written: it becomes a [`Rejection`]. LiveRamp: 10,000 (1,000 for EU files).
+    pub max_line_chars: usize,
+    /// At most this many uncompressed bytes per file (header included): when the next line
+    /// would exceed it, the file is split. LiveRamp: 50 GB (50,000,000,000 bytes).
+    pub max_file_bytes: u64,
+    /// At most this many data rows per file (header not counted): the next row starts a new
+    /// part. LiveRamp: 500,000,000.
+    pub max_rows: u64,
+    /// A file with fewer data rows is still written but reported as
+    /// [`below_minimum_rows`](PartSummary::below_minimum_rows): LiveRamp does not process it.
+    /// LiveRamp: 25.
+    pub min_rows: u64,
+}
+
+impl Limits {
+    /// LiveRamp's limits (the default).
+    pub const LIVERAMP: Limits = Limits {
+        max_line_chars: 10_000,
+        max_file_bytes: 50_000_000_000,
+        max_rows: 500_000_000,
+        min_rows: 25,
+    };
+
+    /// LiveRamp's limits for EU files: lines of at most 1,000 characters.
+    pub const LIVERAMP_EU: Limits = Limits {
+        max_line_chars: 1_000,
+        ..Limits::LIVERAMP
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::LIVERAMP
+    }
+}
+
+/// How a [`CsvFileWriter`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WriterOptions {
+    /// The limits enforced while writing.
+    pub limits: Limits,
+    /// gzip level 0 (store) to 9 (smallest), used when the file name ends in `.gz`. Default 6,
+    /// as `gzip` itself.
+    pub gzip_level: u32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            gzip_level: 6,
+        }
+    }
+}
+
+/// Why a row was not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The encoded line is longer than [`Limits::max_line_chars`].
+    LineTooLong {
+        /// Characters in the encoded line (`\n` not counted).
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Header and line together exceed [`Limits::max_file_bytes`]: no part could hold it.
+    /// (Only possible with a byte limit far below LiveRamp's.)
+    LineTooLargeForFile {
+        /// Bytes in the encoded line, `\n` included.
+        bytes: u64,
+        /// The limit.
+        max_file_bytes: u64,
+    },
+}
+
+/// A row that was not written, with the member it belonged to, for the run's report.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rejection {
+    /// The member key given with the row.
+    pub member_key: String,
+    /// Why it was not written.
+    pub reason: RejectReason,
+}
+
+/// What [`CsvFileWriter::write_row`] did with a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use]
+pub enum RowOutcome {
+    /// Written to the current part.
+    Written,
+    /// Not written; recorded in the summary's [`rejections`](FileSummary::rejections).
+    Rejected(RejectReason),
+}
+
+/// One finished part (one file LiveRamp receives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartSummary<O> {
+    /// Its final name (with `_file-part-N` when the file was split).
+    pub name: FileName,
+    /// Data rows (the header not counted).
+    pub rows: u64,
+    /// Bytes of CSV, header included: what LiveRamp's size limit counts.
+    pub uncompressed_bytes: u64,
+    /// Bytes handed to the sink's writer: the gzip stream when the name ends in `.gz`, else
+    /// the CSV (then equal to `uncompressed_bytes`).
+    pub written_bytes: u64,
+    /// SHA-256 of exactly the `written_bytes` bytes handed to the sink's writer, in order,
+    /// computed while streaming. It is the digest of the file as the sink received it: before
+    /// any encryption the sink itself applies.
+    pub sha256: [u8; 32],
+    /// `rows` is below [`Limits::min_rows`]: LiveRamp does not process this file.
+    pub below_minimum_rows: bool,
+    /// What the sink's [`close`](PartSink::close) returned.
+    pub output: O,
+}
+
+impl<O> PartSummary<O> {
+    /// [`sha256`](Self::sha256) as 64 lower-case hexadecimal digits (as `sha256sum` prints).
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+}
+
+/// What [`CsvFileWriter::finish`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileSummary<O> {
+    /// Every part, in order; at least one.
+    pub parts: Vec<PartSummary<O>>,
+    /// Data rows written, over all parts.
+    pub rows: u64,
+    /// Rows not written, in the order they came.
+    pub rejections: Vec<Rejection>,
+    /// The fingerprint of the header every part starts with.
+    pub header_fingerprint: HeaderFingerprint,
+    /// Some part has fewer rows than [`Limits::min_rows`]: LiveRamp will not process it; the
+    /// connector decides whether to deliver.
+    pub below_minimum_rows: bool,
+}
+
+/// The part being written.
+struct OpenPart<W> {
+    /// The name it was opened under.
+    opened_as: FileName,
+    writer: W,
+    gzip: Option<GzEncoder<Vec<u8>>>,
+    hasher: Sha256,
+    rows: u64,
+    uncompressed_bytes: u64,
+    written_bytes: u64,
+}
+
+impl<W: Write> OpenPart<W> {
+    /// Hands `bytes` to the sink's writer, hashing and counting them.
+    fn hand_to_sink(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.written_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Passes one chunk of CSV on: through gzip if compressing, then to the sink.
+    fn push(&mut self, csv: &[u8]) -> io::Result<()> {
+        match self.gzip.as_mut() {
+            Some(gzip) => {
+                gzip.write_all(csv)?;
+                let compressed = std::mem::take(gzip.get_mut());
+                let result = self.hand_to_sink(&compressed);
+                let mut compressed = compressed;
+                compressed.clear();
+                if let Some(gzip) = self.gzip.as_mut() {
+                    *gzip.get_mut() = compressed;
+                }
+                result
+            }
+            None => self.hand_to_sink(csv),
+        }
+    }
+
+    /// Ends the gzip stream (if any) and flushes the writer.
+    fn end(&mut self) -> io::Result<()> {
+        if let Some(gzip) = self.gzip.take() {
+            let tail = gzip.finish()?;
+            self.hand_to_sink(&tail)?;
+        }
+        self.writer.flush()
+    }
+}
+
+/// Writes one LiveRamp file (and its split parts) row by row into writers the caller's
+/// [`PartSink`] provides, never holding the file in memory.
+///
+/// - Header first, then rows: `,`-delimited, `\n` line endings, UTF-8 without BOM, a field
+///   quoted only when it contains `,` or `"` (embedded `"` doubled), each `\r`/`\n` inside a
+///   field replaced with a space (LiveRamp forbids line breaks in fields). A lone empty field in
+///   a one-column file is written `""` so the line is not empty.
+/// - [`Limits`] enforced while writing: too-long lines become [`Rejection`]s; the file is split
+///   into `_file-part-N` parts (each with the header) before it exceeds the byte or row limit;
+///   small files are flagged [`below_minimum_rows`](FileSummary::below_minimum_rows).
+/// - gzip when the name ends in `.gz` (streaming; a standard `.gz` `gzip -d` reads, with no
+///   file name or time stamp in its header, so equal input gives equal bytes).
+/// - Per part, the SHA-256 of the bytes handed to the sink, computed while streaming.
+///
+/// Dropping the writer without [`finish`](Self::finish) aborts the open part through
+/// [`PartSink::abort`]. Parts already closed stay closed.
+pub struct CsvFileWriter<P: PartSink> {
+    sink: P,
+    /// The file's name without a part number.
+    base: FileName,
+    options: WriterOptions,
+    encoder: LineEncoder,
+    header_line: Vec<u8>,
+    header_fields: usize,
+    fingerprint: HeaderFingerprint,
+    part: Option<OpenPart<P::Writer>>,
+    part_number: u32,
+    chunk: Vec<u8>,
+    done: Vec<PartSummary<P::Output>>,
+    rows: u64,
+    rejections: Vec<Rejection>,
+    /// Set after a sink error: the name of the part that failed.
+    failed: Option<String>,
+}
+
+impl<P: PartSink> CsvFileWriter<P> {
+    /// Starts the file `name` with LiveRamp's limits: checks the header, opens the first part
+    /// and writes the header. gzip iff `name` ends in `.gz`; `.gpg` is the sink's business.
+    ///
+    /// `name` may be given by value or by reference (`&FileName`).
+    pub fn new<S: AsRef<str>>(name: impl Into<FileName>, header: &[S], sink: P) -> Result<Self> {
+        Self::with_options(name, header, sink, WriterOptions::default())
+    }
+
+    /// Like [`new`](Self::new) with explicit options.
+    ///
+    /// The header must have at least one column; names must be non-empty, unique, without
+    /// whitespace or control characters, and the header line within the limits.
+    pub fn with_options<S: AsRef<str>>(
+        name: impl Into<FileName>,
+        header: &[S],
+        sink: P,
+        options: WriterOptions,
+    ) -> Result<Self> {
+        let base = name.into().without_part();
+        // A split file's first part is `_file-part-1`: check that name now, before any data.
+        base.with_part(1)?;
+        validate_header(header)?;
+        let limits = options.limits;
+        if limits.max_rows == 0 {
+            return Err(Error::InvalidLimits {
+                reason: "max_rows is 0: no row could be written; use at least 1".to_owned(),
+            });
+        }
+        if options.gzip_level > 9 {
+            return Err(Error::InvalidLimits {
+                reason: format!(
+                    "gzip_level {} is out of range; use 0 (store) to 9 (smallest)",
+                    options.gzip_level
+                ),
+            });
+        }
+        let mut encoder = LineEncoder::new();
+        encoder.encode(header).map_err(|err| Error::InvalidHeader {
+            reason: err.to_string(),
+        })?;
+        let header_line = encoder.line().clone();
+        let header_chars = char_count(&header_line[..header_line.len() - 1]);
+        if header_chars > limits.max_line_chars {
+            return Err(Error::InvalidHeader {
+                reason: format!(
+                    "the header line has {header_chars} characters, more than max_line_chars \
+                     ({})",
+                    limits.max_line_chars
+                ),
+            });
+        }
+        if header_line.len() as u64 >= limits.max_file_bytes {
+            return Err(Error::InvalidLimits {
+                reason: format!(
+                    "max_file_bytes ({}) leaves no room for a row after the {}-byte header; \
+                     raise it",
+                    limits.max_file_bytes,
+                    header_line.len()
+                ),
+            });
+        }
+        let fingerprint = HeaderFingerprint::of_line(&header_line);
+        let mut writer = Self {
+            sink,
+            base,
+            options,
+            encoder,
+            header_fields: header.len(),
+            header_line,
+            fingerprint,
+            part: None,
+            part_number: 0,
+            chunk: Vec::with_capacity(CHUNK_BYTES + 16 * 1024),
+            done: Vec::new(),
+            rows: 0,
+            rejections: Vec::new(),
+            failed: None,
+        };
+        writer.open_part()?;
+        Ok(writer)
+    }
+
+    /// Writes one row, or rejects it (recorded with `member_key`) when it breaks a line limit.
+    /// Splits the file first when the row would push the part past a limit.
+    ///
+    /// A row without exactly the header's number of fields is an [`Error::FieldCount`] and
+    /// nothing is written; the writer stays usable. A sink error is an [`Error::Sink`]: the
+    /// open part is aborted and the writer refuses further rows ([`Error::WriterFailed`]).
+    pub fn write_row<S: AsRef<str>>(
+        &mut self,
+        member_key: &str,
+        fields: &[S],
+    ) -> Result<RowOutcome> {
+        if let Some(part) = &self.failed {
+            return Err(Error::WriterFailed { part: part.clone() });
+        }
+        if fields.len() != self.header_fields {
+            return Err(Error::FieldCount {
+                expected: self.header_fields,
+                found: fields.len(),
+                member_key: member_key.to_owned(),
+            });
+        }
+        let opened_as = self.current_name();
+        self.encoder
+            .encode(fields)
+            .map_err(|source| self.fail("encode", &opened_as, source))?;
+        let (bytes, chars) = {
+            let line = self.encoder.line();
+            (line.len() as u64, char_count(&line[..line.len() - 1]))
+        };
+        let limits = self.options.limits;
+        let reason = if chars > limits.max_line_chars {
+            Some(RejectReason::LineTooLong {
+                chars,
+                max: limits.max_line_chars,
+            })
+        } else if self.header_line.len() as u64 + bytes > limits.max_file_bytes {
+            Some(RejectReason::LineTooLargeForFile {
+                bytes,
+                max_file_bytes: limits.max_file_bytes,
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.rejections.push(Rejection {
+                member_key: member_key.to_owned(),
+                reason,
+            });
+            return Ok(RowOutcome::Rejected(reason));
+        }
+        let must_split = self.part.as_ref().is_some_and(|part| {
+            part.rows >= limits.max_rows || part.uncompressed_bytes + bytes > limits.max_file_bytes
+        });
+        if must_split {
+            self.close_part(true)?;
+            self.open_part()?;
+        }
+        self.chunk.extend_from_slice(&self.encoder.line());
+        if let Some(part) = self.part.as_mut() {
+            part.rows += 1;
+            part.uncompressed_bytes += bytes;
+        }
+        self.rows += 1;
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.push_chunk()?;
+        }
+        Ok(RowOutcome::Written)
+    }
+
+    /// Closes the last part and reports every part. A file with no rows is still one part
+    /// with the header (and `below_minimum_rows`).
+    pub fn finish(mut self) -> Result<FileSummary<P::Output>> {
+        if let Some(part) = &self.failed {
+            return Err(Error::WriterFailed { part: part.clone() });
+        }
+        self.close_part(self.part_number > 1)?;
+        let parts = std::mem::take(&mut self.done);
+        Ok(FileSummary {
+            below_minimum_rows: parts.iter().any(|part| part.below_minimum_rows),
+            parts,
+            rows: self.rows,
+            rejections: std::mem::take(&mut self.rejections),
+            header_fingerprint: self.fingerprint,
+        })
+    }
+
+    /// Discards the open part through [`PartSink::abort`] (parts already closed stay) and
+    /// returns the summaries of the closed ones.
+    pub fn abort(mut self) -> Vec<PartSummary<P::Output>> {
+        self.abort_open_part();
+        std::mem::take(&mut self.done)
+    }
+
+    /// The fingerprint of this file's header.
+    pub fn header_fingerprint(&self) -> HeaderFingerprint {
+        self.fingerprint
+    }
+
+    /// Data rows written so far, over all parts.
+    pub fn rows_written(&self) -> u64 {
+        self.rows
+    }
+
+    /// Rows rejected so far.
+    pub fn rejections(&self) -> &[Rejection] {
+        &self.rejections
+    }
+
+    /// The name of the part being written, as it was opened (see [`PartSink`] on names).
+    pub fn current_name(&self) -> FileName {
+        match &self.part {
+            Some(part) => part.opened_as.clone(),
+            None => self.base.clone(),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &WriterOptions {
+        &self.options
+    }
+
+    fn fail(&mut self, action: &'static str, name: &FileName, source: io::Error) -> Error {
+        self.failed = Some(name.to_string());
+        self.abort_open_part();
+        Error::Sink {
+            action,
+            part: name.to_string(),
+            source,
+        }
+    }
+
+    fn abort_open_part(&mut self) {
+        self.chunk.clear();
+        if let Some(part) = self.part.take() {
+            self.sink.abort(part.writer, &part.opened_as);
+        }
+    }
+
+    fn open_part(&mut self) -> Result<()> {
+        let number = self.part_number + 1;
+        let name = if number == 1 {
+            self.base.clone()
+        } else {
+            self.base.with_part(number)?
+        };
+        let writer = match self.sink.open(&name) {
+            Ok(writer) => writer,
+            Err(source) => {
+                self.failed = Some(name.to_string());
+                return Err(Error::Sink {
+                    action: "open",
+                    part: name.to_string(),
+                    source,
+                });
+            }
+        };
+        let gzip = (self.base.compression() == Compression::Gzip).then(|| {
+            GzEncoder::new(
+                Vec::with_capacity(CHUNK_BYTES),
+                flate2::Compression::new(self.options.gzip_level),
+            )
+        });
+        self.part_number = number;
+        self.part = Some(OpenPart {
+            opened_as: name,
+            writer,
+            gzip,
+            hasher: Sha256::new(),
+            rows: 0,
+            uncompressed_bytes: self.header_line.len() as u64,
+            written_bytes: 0,
+        });
+        self.chunk.clear();
+        self.chunk.extend_from_slice(&self.header_line);
+        Ok(())
+    }
+
+    fn push_chunk(&mut self) -> Result<()> {
+        let Some(part) = self.part.as_mut() else {
+            return Ok(());
+        };
+        if let Err(source) = part.push(&self.chunk) {
+            let name = part.opened_as.clone();
+            return Err(self.fail("write", &name, source));
+        }
+        self.chunk.clear();
+        Ok(())
+    }
+
+    /// Closes the open part; `split` names it `_file-part-N`.
+    fn close_part(&mut self, split: bool) -> Result<()> {
+        self.push_chunk()?;
+        let Some(mut part) = self.part.take() else {
+            return Ok(());
+        };
+        if let Err(source) = part.end() {
+            let name = part.opened_as.clone();
+            self.part = Some(part);
+            return Err(self.fail("flush", &name, source));
+        }
+        let name = if split {
+            self.base.with_part(self.part_number)?
+        } else {
+            part.opened_as.clone()
+        };
+        let output = match self.sink.close(part.writer, &name) {
+            Ok(output) => output,
+            Err(source) => {
+                self.failed = Some(name.to_string());
+                return Err(Error::Sink {
+                    action: "close",
+                    part: name.to_string(),
+                    source,
+                });
+            }
+        };
+        self.done.push(PartSummary {
+            name,
+            rows: part.rows,
+            uncompressed_bytes: part.uncompressed_bytes,
+            written_bytes: part.written_bytes,
+            sha256: part.hasher.finalize().into(),
+            below_minimum_rows: part.rows < self.options.limits.min_rows,
+            output,
+        });
+        Ok(())
+    }
+}
+
+impl<P: PartSink> Drop for CsvFileWriter<P> {
+    fn drop(&mut self) {
+        self.abort_open_part();
+    }
+}
