@@ -347,6 +347,25 @@ fn cut_connection_on_every_attempt_leaves_no_partial_file() {
 }
 
 #[test]
+fn stalled_transfer_times_out_and_the_retry_completes() {
+    let sshd = Sshd::start();
+    let folder = sshd.upload_dir("up");
+    let proxy = CuttingProxy::stalling(sshd.port, 1, 2 << 20);
+    let mut s = sshd.settings(&folder);
+    s.port = proxy.port;
+    s.known_hosts_path = None;
+    s.host_key_fingerprint = Some(sshd.fingerprint());
+    s.operation_timeout = Duration::from_secs(1);
+    let content = data(6 << 20, 10);
+    let receipt = transport(s)
+        .upload_with("t.csv", &mut |out| out.write_all(&content))
+        .unwrap();
+    assert_eq!(receipt.attempts, 2);
+    assert_eq!(fs::read(folder.join("t.csv")).unwrap(), content);
+    assert_eq!(names_in(&folder), vec!["t.csv"]);
+}
+
+#[test]
 fn silent_server_times_out_within_the_configured_timeout() {
     let silent = SilentServer::start();
     let mut s = SftpSettings::new(format!("127.0.0.1:{}", silent.port), "u");

@@ -265,12 +265,26 @@ pub fn names_in(dir: &Path) -> Vec<String> {
 /// `cut_after` client-to-server bytes; later connections pass through.
 pub struct CuttingProxy {
     pub port: u16,
+    /// Sockets kept open (without forwarding) by a stalling proxy.
+    held: Arc<std::sync::Mutex<Vec<TcpStream>>>,
     pub connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
 impl CuttingProxy {
     pub fn start(target: u16, faulty: usize, cut_after: usize) -> CuttingProxy {
+        Self::start_with(target, faulty, cut_after, false)
+    }
+
+    /// Like `start`, but the faulty connections stall (stay open, forward nothing more)
+    /// instead of being cut.
+    pub fn stalling(target: u16, faulty: usize, stall_after: usize) -> CuttingProxy {
+        Self::start_with(target, faulty, stall_after, true)
+    }
+
+    fn start_with(target: u16, faulty: usize, cut_after: usize, stall: bool) -> CuttingProxy {
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let holder = held.clone();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -288,12 +302,19 @@ impl CuttingProxy {
                 };
                 let limit = if n < faulty { Some(cut_after) } else { None };
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || pump(client, server, limit));
-                std::thread::spawn(move || pump(s2, c2, None));
+                if stall && limit.is_some() {
+                    let mut held = holder.lock().unwrap();
+                    held.push(client.try_clone().unwrap());
+                    held.push(server.try_clone().unwrap());
+                }
+                let cut = !stall;
+                std::thread::spawn(move || pump(client, server, limit, cut));
+                std::thread::spawn(move || pump(s2, c2, None, true));
             }
         });
         CuttingProxy {
             port,
+            held,
             connections,
             stop,
         }
@@ -307,7 +328,7 @@ impl Drop for CuttingProxy {
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<usize>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<usize>, cut: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0usize;
     loop {
@@ -319,6 +340,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, limit: Option<usize>) {
             && total + n >= limit
         {
             let _ = to.write_all(&buf[..limit - total]);
+            if !cut {
+                // Stall: keep both sockets open, forward nothing more.
+                return;
+            }
             break;
         }
         total += n;
