@@ -348,15 +348,22 @@ impl<P: PartSink> CsvFileWriter<P> {
                 member_key: member_key.to_owned(),
             });
         }
-        let opened_as = self.current_name();
-        self.encoder
-            .encode(fields)
-            .map_err(|source| self.fail("encode", &opened_as, source))?;
+        if let Err(source) = self.encoder.encode(fields) {
+            let name = self.current_name();
+            return Err(self.fail("encode", &name, source));
+        }
+        let limits = self.options.limits;
         let (bytes, chars) = {
             let line = self.encoder.line();
-            (line.len() as u64, char_count(&line[..line.len() - 1]))
+            let text = &line[..line.len() - 1];
+            // A line has at most as many characters as bytes: count only when it matters.
+            let chars = if text.len() <= limits.max_line_chars {
+                text.len()
+            } else {
+                char_count(text)
+            };
+            (line.len() as u64, chars)
         };
-        let limits = self.options.limits;
         let reason = if chars > limits.max_line_chars {
             Some(RejectReason::LineTooLong {
                 chars,
