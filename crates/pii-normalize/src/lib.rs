@@ -78,6 +78,7 @@ mod email;
 mod error;
 mod hash;
 mod macros;
+mod nanp;
 mod phone;
 mod postal;
 mod text;
