@@ -114,21 +114,25 @@ pub struct FileName {
 impl FileName {
     /// The name of an audience's file of one data type for one run date, unsplit, plain
     /// (`{org_id}_{audience_id}-D_{YYYY-MM-DD}.csv`).
+    ///
+    /// The IDs may be strings or numbers (anything `Display`): `FileName::new(3242, 17095, ..)`.
     pub fn new(
-        org_id: &str,
-        audience_id: &str,
+        org_id: impl fmt::Display,
+        audience_id: impl fmt::Display,
         data_type: DataType,
         run_date: NaiveDate,
     ) -> Result<Self> {
-        check_id(IdField::OrgId, org_id, true)?;
-        check_id(IdField::AudienceId, audience_id, false)?;
+        let org_id = org_id.to_string();
+        let audience_id = audience_id.to_string();
+        check_id(IdField::OrgId, &org_id, true)?;
+        check_id(IdField::AudienceId, &audience_id, false)?;
         let year = run_date.year();
         if !(0..=9999).contains(&year) {
             return Err(Error::InvalidRunDate { year });
         }
         Self {
-            org_id: org_id.to_owned(),
-            audience_id: audience_id.to_owned(),
+            org_id,
+            audience_id,
             data_type,
             run_date,
             part: None,
@@ -137,6 +141,24 @@ impl FileName {
             rendered: String::new(),
         }
         .render()
+    }
+
+    /// The device-ID file's name: `{org_id}_{audience_id}-D_{YYYY-MM-DD}.csv`.
+    pub fn device(
+        org_id: impl fmt::Display,
+        audience_id: impl fmt::Display,
+        run_date: NaiveDate,
+    ) -> Result<Self> {
+        Self::new(org_id, audience_id, DataType::Device, run_date)
+    }
+
+    /// The PII file's name: `{org_id}_{audience_id}-PII_{YYYY-MM-DD}.csv`.
+    pub fn pii(
+        org_id: impl fmt::Display,
+        audience_id: impl fmt::Display,
+        run_date: NaiveDate,
+    ) -> Result<Self> {
+        Self::new(org_id, audience_id, DataType::Pii, run_date)
     }
 
     /// This name as part `part` of a split file (`_file-part-N` before `.csv`; N from 1).
@@ -411,6 +433,12 @@ mod tests {
         assert_eq!(name.to_string(), "3242_17095-D_2020-04-01.csv");
         let pii = FileName::new("3242", "17095", DataType::Pii, date()).unwrap();
         assert_eq!(pii.as_str(), "3242_17095-PII_2020-04-01.csv");
+        assert_eq!(
+            FileName::new(3242, 17095_u64, DataType::Device, date()).unwrap(),
+            name
+        );
+        assert_eq!(FileName::device(3242, "17095", date()).unwrap(), name);
+        assert_eq!(FileName::pii("3242", 17095, date()).unwrap(), pii);
     }
 
     #[test]
@@ -477,8 +505,7 @@ mod tests {
     #[test]
     fn leading_dot_or_underscore() {
         for c in ['.', '_'] {
-            let err =
-                FileName::new(&format!("{c}3242"), "1", DataType::Device, date()).unwrap_err();
+            let err = FileName::new(format!("{c}3242"), "1", DataType::Device, date()).unwrap_err();
             assert!(
                 matches!(err, Error::InvalidIdCharacter { character, field: IdField::OrgId, .. } if character == c)
             );

@@ -341,6 +341,12 @@ impl<P: PartSink> CsvFileWriter<P> {
         if let Some(part) = &self.failed {
             return Err(Error::WriterFailed { part: part.clone() });
         }
+        if self.part.is_none() {
+            // Only a failed writer has no open part; `failed` says which one.
+            return Err(Error::WriterFailed {
+                part: self.base.to_string(),
+            });
+        }
         if fields.len() != self.header_fields {
             return Err(Error::FieldCount {
                 expected: self.header_fields,
@@ -475,9 +481,16 @@ impl<P: PartSink> CsvFileWriter<P> {
     fn open_part(&mut self) -> Result<()> {
         let number = self.part_number + 1;
         let name = if number == 1 {
-            self.base.clone()
+            Ok(self.base.clone())
         } else {
-            self.base.with_part(number)?
+            self.base.with_part(number)
+        };
+        let name = match name {
+            Ok(name) => name,
+            Err(err) => {
+                self.failed = Some(self.base.to_string());
+                return Err(err);
+            }
         };
         let writer = match self.sink.open(&name) {
             Ok(writer) => writer,
@@ -525,6 +538,19 @@ impl<P: PartSink> CsvFileWriter<P> {
 
     /// Closes the open part; `split` names it `_file-part-N`.
     fn close_part(&mut self, split: bool) -> Result<()> {
+        let name = if split {
+            self.base.with_part(self.part_number)
+        } else {
+            Ok(self.current_name())
+        };
+        let name = match name {
+            Ok(name) => name,
+            Err(err) => {
+                self.failed = Some(self.current_name().to_string());
+                self.abort_open_part();
+                return Err(err);
+            }
+        };
         self.push_chunk()?;
         let Some(mut part) = self.part.take() else {
             return Ok(());
@@ -534,11 +560,6 @@ impl<P: PartSink> CsvFileWriter<P> {
             self.part = Some(part);
             return Err(self.fail("flush", &name, source));
         }
-        let name = if split {
-            self.base.with_part(self.part_number)?
-        } else {
-            part.opened_as.clone()
-        };
         let output = match self.sink.close(part.writer, &name) {
             Ok(output) => output,
             Err(source) => {

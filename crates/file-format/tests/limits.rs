@@ -377,3 +377,42 @@ fn directory_sink_leaves_nothing_after_abort() {
     drop(writer);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_part_name_over_250_characters_stops_the_writer_with_a_typed_error() {
+    // "1_" + 219 characters + "-D_2020-04-01" + "_file-part-1" + ".csv" is exactly 250.
+    let audience = "9".repeat(219);
+    let name = FileName::new("1", &audience, DataType::Device, common::date()).unwrap();
+    assert_eq!(name.with_part(1).unwrap().as_str().len(), 250);
+    let options = WriterOptions {
+        limits: Limits {
+            max_rows: 1,
+            ..Limits::default()
+        },
+        ..WriterOptions::default()
+    };
+    let mut writer =
+        CsvFileWriter::with_options(&name, &["DEVICE_ID"], MemorySink, options).unwrap();
+    for i in 0..9 {
+        assert_eq!(
+            writer.write_row("k", &[i.to_string()]).unwrap(),
+            RowOutcome::Written
+        );
+    }
+    // Part 10's name has one character too many.
+    assert!(matches!(
+        writer.write_row("k", &["9"]),
+        Err(Error::NameTooLong {
+            len: 251,
+            max: 250,
+            ..
+        })
+    ));
+    assert!(matches!(
+        writer.write_row("k", &["10"]),
+        Err(Error::WriterFailed { .. })
+    ));
+    let closed = writer.abort();
+    assert_eq!(closed.len(), 9);
+    assert_eq!(closed[8].name.part(), Some(9));
+}
