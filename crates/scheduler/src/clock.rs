@@ -115,6 +115,24 @@ fn delta(duration: Duration) -> TimeDelta {
     TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
 }
 
+/// An amount of time a [`ManualClock`] can be moved by: [`Duration`] or [`TimeDelta`].
+pub trait ClockStep {
+    /// The amount as a (possibly negative) [`TimeDelta`].
+    fn to_delta(self) -> TimeDelta;
+}
+
+impl ClockStep for Duration {
+    fn to_delta(self) -> TimeDelta {
+        delta(self)
+    }
+}
+
+impl ClockStep for TimeDelta {
+    fn to_delta(self) -> TimeDelta {
+        self
+    }
+}
+
 impl ManualClock {
     /// An advancing manual clock starting at `start`.
     pub fn new(start: DateTime<Utc>) -> Self {
@@ -148,11 +166,15 @@ impl ManualClock {
         condvar.notify_all();
     }
 
-    /// Moves the current time forward.
-    pub fn advance(&self, by: Duration) {
+    /// Moves the current time by `by`: a [`std::time::Duration`] or a [`chrono::TimeDelta`]
+    /// (which may be negative, like a clock corrected backwards).
+    pub fn advance(&self, by: impl ClockStep) {
         let (state, condvar) = &*self.inner;
         let mut state = lock(state);
-        state.now = state.now.checked_add_signed(delta(by)).unwrap_or(state.now);
+        state.now = state
+            .now
+            .checked_add_signed(by.to_delta())
+            .unwrap_or(state.now);
         condvar.notify_all();
     }
 

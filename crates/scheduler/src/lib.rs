@@ -120,7 +120,7 @@ mod schedule;
 pub use chrono;
 pub use chrono_tz;
 
-pub use clock::{CancelHandle, Clock, ManualClock, SystemClock};
+pub use clock::{CancelHandle, Clock, ClockStep, ManualClock, SystemClock};
 pub use error::Error;
 pub use file_ledger::{FileLedger, JOURNAL_FILE, LOCKS_DIR, TORN_FILE, TornTail};
 pub use ledger::{

@@ -414,3 +414,57 @@ fn forced_redelivery_and_already_delivered() {
         "invalid plan: max_attempts is 0, so nothing would ever run: set it to 1 or more"
     );
 }
+
+#[test]
+fn a_clock_set_backwards_never_sends_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = FileLedger::open(dir.path()).unwrap();
+    let clock = ManualClock::new(utc("2026-03-09T04:00:00Z"));
+    // After tonight's delivery the clock is corrected back by two hours, across the midnight.
+    clock.suspend_on_next_sleep(utc("2026-03-09T02:00:00Z"));
+    let plan = Plan::new(Schedule::default(), vec![stream()]);
+    let mut runner = Runner::new(plan, &clock, &ledger)
+        .unwrap()
+        .with_options(options());
+    let cancel = runner.cancel_handle();
+    let mut seen = Vec::new();
+    runner
+        .run(|job| {
+            seen.push((job.key.run_date, clock.now()));
+            if seen.len() == 3 {
+                cancel.cancel();
+            }
+            Ok::<_, String>(files(job))
+        })
+        .unwrap();
+    // 2026-03-08's run (05:00Z) was before the jump back and is due again by the clock, but
+    // the day after was delivered: it is superseded. Then the nights go on as usual.
+    assert_eq!(
+        seen,
+        [
+            (day("2026-03-09"), utc("2026-03-09T04:00:00Z")),
+            (day("2026-03-10"), utc("2026-03-10T04:00:00Z")),
+            (day("2026-03-11"), utc("2026-03-11T04:00:00Z")),
+        ]
+    );
+}
+
+#[test]
+fn manual_clock_moves_only_when_told() {
+    let clock = ManualClock::new(utc("2026-03-09T04:00:00Z"));
+    clock.advance(Duration::from_secs(90));
+    assert_eq!(clock.now(), utc("2026-03-09T04:01:30Z"));
+    clock.advance(chrono::TimeDelta::minutes(-2));
+    assert_eq!(clock.now(), utc("2026-03-09T03:59:30Z"));
+    clock.set(utc("2027-01-01T00:00:00Z"));
+    let cancel = liveramp_scheduler::CancelHandle::new();
+    clock.sleep(Duration::from_secs(5), &cancel);
+    assert_eq!(clock.now(), utc("2027-01-01T00:00:05Z"));
+    cancel.cancel();
+    clock.sleep(Duration::from_secs(5), &cancel);
+    assert_eq!(clock.now(), utc("2027-01-01T00:00:05Z"));
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_secs(5), Duration::from_secs(5)]
+    );
+}
