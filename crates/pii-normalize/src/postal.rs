@@ -77,11 +77,14 @@ text_impls!(Zip);
 
 /// Builds a lookup key: ASCII letters upper-cased, common Latin accents folded, `&` read as
 /// `AND`, a leading "the " dropped, everything else (spaces, dots, hyphens, apostrophes,
-/// commas) ignored. `None` when a character cannot be folded or the key is too long.
+/// commas, typographic quotes and dashes) ignored. `None` when a character cannot be folded or the key is too long.
 fn key(raw: &str, buf: &mut [u8; 64]) -> Option<usize> {
     let mut s = raw.trim();
-    if s.len() > 4 && s[..4].eq_ignore_ascii_case("the ") {
-        s = &s[4..];
+    if let (Some(head), Some(rest)) = (s.get(..4), s.get(4..))
+        && head.eq_ignore_ascii_case("the ")
+        && !rest.is_empty()
+    {
+        s = rest;
     }
     let mut n = 0usize;
     let mut push = |b: u8| -> Option<()> {
@@ -96,13 +99,28 @@ fn key(raw: &str, buf: &mut [u8; 64]) -> Option<usize> {
             for &b in b"AND" {
                 push(b)?;
             }
-        } else if c.is_ascii() || c.is_whitespace() {
+        } else if c.is_ascii() || c.is_whitespace() || is_ignorable_mark(c) {
             // Punctuation, digits and spaces do not count.
         } else {
             push(fold(c)?)?;
         }
     }
     Some(n)
+}
+
+/// Apostrophes, quotes and dashes from word processors (and the Hawaiian ʻokina).
+fn is_ignorable_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2018}'
+            | '\u{2019}'
+            | '\u{201C}'
+            | '\u{201D}'
+            | '\u{02BB}'
+            | '\u{02BC}'
+            | '\u{00B4}'
+            | '\u{2010}'..='\u{2015}' | '\u{00B7}'
+    )
 }
 
 /// Folds a Latin letter with a diacritic to its upper-case ASCII base letter.
