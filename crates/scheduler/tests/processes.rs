@@ -261,8 +261,9 @@ fn sigterm_stops_a_runner_mid_delivery_with_the_outcome_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn("serve", dir.path());
     wait_for(&dir.path().join("delivering"));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's built-in `kill`: no procps needed.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());

@@ -314,6 +314,11 @@ fn est_is_utc_minus_5_all_year() {
     }
 }
 
+#[derive(serde::Deserialize, Debug)]
+struct Rules {
+    catch_up: liveramp_scheduler::CatchUp,
+}
+
 #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
 struct Config {
     schedule: Schedule,
@@ -354,6 +359,12 @@ fn parsing_and_configuration() {
         err.to_string().contains("invalid schedule time \"25:00\""),
         "{err}"
     );
+
+    let rules: Rules = toml::from_str("catch_up = \"most_recent\"\n").unwrap();
+    assert_eq!(rules.catch_up, liveramp_scheduler::CatchUp::MostRecent);
+    let rules: Rules = toml::from_str("catch_up = { last_nights = 3 }\n").unwrap();
+    assert_eq!(rules.catch_up, liveramp_scheduler::CatchUp::LastNights(3));
+    assert_eq!(rules.catch_up.nights(), 3);
 
     match Schedule::parse("00:00", "america/new_york") {
         Err(Error::UnknownTimezone { name, suggestion }) => {
