@@ -157,6 +157,7 @@ const BENCH_CRATES: &[&str] = &[
     "liveramp-file-format",
     "liveramp-encrypt",
     "liveramp-sftp-transport",
+    "liveramp-scheduler",
 ];
 
 fn bench(only: &[String]) -> Result {
