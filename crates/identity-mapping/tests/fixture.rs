@@ -39,12 +39,9 @@ fn render(config: &MappingConfig) -> String {
     csv_line(&mut out, ["#HEADERS", "D"].into_iter().chain(d_headers));
     let mut member = MappedMember::new();
     for (number, line) in fixture("profiles.jsonl").lines().enumerate() {
-        let profile = match Profile::from_json_line(line) {
-            Ok(profile) => profile,
-            Err(_) => {
-                writeln!(out, "-,INVALID,{}", number + 1).unwrap();
-                continue;
-            }
+        let Ok(profile) = Profile::from_json_line(line) else {
+            writeln!(out, "-,INVALID,{}", number + 1).unwrap();
+            continue;
         };
         mapper.map_into(&profile, &mut member);
         let mpid = profile.mpid.as_deref().unwrap();
