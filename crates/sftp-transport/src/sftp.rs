@@ -38,11 +38,18 @@ const FX_CONNECTION_LOST: i32 = 7;
 const FX_OP_UNSUPPORTED: i32 = 8;
 const FX_NO_SUCH_PATH: i32 = 10;
 
-/// Ciphers in order of preference. libssh2 encrypts a ChaCha20-Poly1305 packet in one call,
-/// but AES (GCM and CTR) one 16-byte block per call, which costs about half as much CPU again
-/// per byte: ChaCha20-Poly1305 (OpenSSH's own default) first, AES for servers without it.
-const CIPHERS: &str = "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,\
-                       aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
+/// The ciphers we accept (modern AEAD and CTR modes only), tried in libssh2's own order of
+/// preference: the stock library prefers ChaCha20-Poly1305; the patched copy in
+/// `vendor/libssh2-sys` prefers AES-GCM, which it encrypts a whole packet at a time (stock
+/// libssh2 calls OpenSSL once per 16-byte AES block, which costs more CPU than the transfer).
+const ALLOWED_CIPHERS: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+];
 
 /// Uploads to an SFTP server: host key verified before authentication, atomic publish,
 /// retries per policy, one SSH session reused for every file.
@@ -233,10 +240,18 @@ impl Transport for SftpTransport {
                     OpenType::File,
                 )
                 .map_err(|e| sftp_error(&conn.peer, &probe, "creating a probe file", &e))?;
-            file.write_all(b"liveramp check\n")
-                .map_err(|e| io_error(&conn.peer, "writing a probe file", &e))?;
-            file.close()
-                .map_err(|e| sftp_error(&conn.peer, &probe, "closing a probe file", &e))?;
+            let written = file
+                .write_all(b"liveramp check\n")
+                .map_err(|e| io_error(&conn.peer, "writing a probe file", &e))
+                .and_then(|()| {
+                    file.close()
+                        .map_err(|e| sftp_error(&conn.peer, &probe, "closing a probe file", &e))
+                });
+            if let Err(e) = written {
+                drop(file);
+                let _ = conn.sftp.unlink(Path::new(&probe));
+                return Err(e);
+            }
             conn.sftp
                 .unlink(Path::new(&probe))
                 .map_err(|e| sftp_error(&conn.peer, &probe, "removing a probe file", &e))?;
@@ -345,8 +360,16 @@ fn connect(settings: &SftpSettings, endpoint: &Endpoint) -> Result<Connection> {
     let mut session = Session::new().map_err(|e| ssh_error(&address, "starting", &e, timeout))?;
     session.set_timeout(millis(timeout));
     for method in [MethodType::CryptCs, MethodType::CryptSc] {
-        // Only fails when libssh2 knows none of them; the defaults then apply.
-        let _ = session.method_pref(method, CIPHERS);
+        let ciphers: Vec<&str> = session
+            .supported_algs(method)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| ALLOWED_CIPHERS.contains(c))
+            .collect();
+        if !ciphers.is_empty() {
+            // Only fails when libssh2 knows none of them; its defaults then apply.
+            let _ = session.method_pref(method, &ciphers.join(","));
+        }
     }
     session.set_tcp_stream(tcp);
     session
