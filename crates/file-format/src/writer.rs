@@ -584,8 +584,48 @@ impl<P: PartSink> CsvFileWriter<P> {
     }
 }
 
+impl<P: PartSink> std::fmt::Debug for CsvFileWriter<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvFileWriter")
+            .field("name", &self.base.as_str())
+            .field("header_fingerprint", &self.fingerprint)
+            .field("part", &self.part_number)
+            .field("rows", &self.rows)
+            .field("rejections", &self.rejections.len())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: PartSink> Drop for CsvFileWriter<P> {
     fn drop(&mut self) {
         self.abort_open_part();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::DataType;
+    use crate::sink::{DirectorySink, MemorySink};
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn writers_can_move_to_another_thread() {
+        assert_send::<CsvFileWriter<MemorySink>>();
+        assert_send::<CsvFileWriter<DirectorySink>>();
+        assert_send::<FileSummary<Vec<u8>>>();
+    }
+
+    #[test]
+    fn debug_shows_progress() {
+        let date = chrono::NaiveDate::from_ymd_opt(2020, 4, 1).unwrap();
+        let name = FileName::new("3242", "17095", DataType::Device, date).unwrap();
+        let mut writer = CsvFileWriter::new(name, &["DEVICE_ID"], MemorySink).unwrap();
+        let _ = writer.write_row("k", &["x"]).unwrap();
+        let debug = format!("{writer:?}");
+        assert!(debug.contains("3242_17095-D_2020-04-01.csv"), "{debug}");
+        assert!(debug.contains("rows: 1"), "{debug}");
     }
 }
