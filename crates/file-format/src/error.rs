@@ -147,7 +147,10 @@ pub enum Error {
     },
 
     /// The caller's sink failed to open, write or close a part.
-    #[error("could not {action} part {part:?}: {source}")]
+    #[error(
+        "could not {action} part {part:?}: {source}; the unfinished part was discarded: fix the \
+         destination, then write the file again"
+    )]
     Sink {
         /// `"open"`, `"write"`, `"flush"` or `"close"`.
         action: &'static str,
