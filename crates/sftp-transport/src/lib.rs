@@ -24,7 +24,10 @@
 //!   [`Error::is_transient`].
 //! - **Throughput**: one SSH session is reused for all files of a run; data is written in
 //!   large chunks (libssh2 pipelines the SFTP write requests of one large buffer) from a
-//!   background thread, so producing the next chunk overlaps sending the previous one.
+//!   background thread, so producing the next chunk overlaps sending the previous one. Only
+//!   modern ciphers are offered (ChaCha20-Poly1305, AES-GCM, AES-CTR), in libssh2's order of
+//!   preference; the workspace's patched libssh2 (`vendor/libssh2-sys`, see its
+//!   `PATCHED.md`) encrypts AES-GCM a packet at a time and prefers it.
 //!
 //! # Two transports, one trait
 //!
