@@ -29,7 +29,7 @@ impl Phone {
     /// ```
     pub fn parse(raw: &str) -> Result<Phone, Rejected> {
         parse_fast(raw)
-            .map_or_else(|| parse_full(raw), Ok)
+            .unwrap_or_else(|| parse_full(raw))
             .map(Phone)
     }
 
@@ -54,21 +54,26 @@ impl Phone {
 text_impls!(Phone);
 
 /// The fast path for the common shapes: 10 digits (first 2-9), or `1` + 10 digits, or `+1` +
-/// 10 digits, separated only by spaces, `-`, `.`, `(` and `)`. For these shapes `phonenumber`
-/// yields country code 1 with those 10 digits as the national number, so only validity
-/// remains, which [`nanp::TABLE`] decides exactly. Only acceptance is decided here: `None`
-/// means "use the full parse", which also gives the exact rejection reason (for invalid
-/// numbers `phonenumber` sometimes fails earlier, e.g. `+1212-000-0000` is unparsable to it).
-pub(crate) fn parse_fast(raw: &str) -> Option<[u8; 10]> {
-    let digits = canonical_digits(raw)?;
-    nanp::TABLE
-        .as_ref()
-        .is_some_and(|table| table.is_valid(&digits))
-        .then_some(digits)
+/// 10 digits, separated only by spaces, `-`, `.`, `(` and `)`, optionally followed by an
+/// extension written `x12`, `ext 12`, `ext. 12`, `extension 12` or `#12` (which is dropped). For these shapes `phonenumber` yields country code 1 with those 10 digits as
+/// the national number, so only validity remains, which [`nanp::TABLE`] decides exactly.
+/// `None` means "use the full parse". The unit tests check both claims against the full parse.
+pub(crate) fn parse_fast(raw: &str) -> Option<Result<[u8; 10], Rejected>> {
+    let (digits, extension) = canonical_digits(raw)?;
+    let table = nanp::TABLE.as_ref()?;
+    if table.is_valid(&digits) {
+        Some(Ok(digits))
+    } else if extension {
+        // `phonenumber` may fail earlier on some of these: let it give the reason.
+        None
+    } else {
+        Some(Err(Rejected::PhoneInvalid))
+    }
 }
 
-/// The 10 national digits of a common-shape NANP number (see [`parse_fast`]).
-fn canonical_digits(raw: &str) -> Option<[u8; 10]> {
+/// The 10 national digits of a common-shape NANP number (see [`parse_fast`]), and whether an
+/// extension followed them.
+fn canonical_digits(raw: &str) -> Option<([u8; 10], bool)> {
     let bytes = raw.as_bytes();
     let mut i = 0;
     while bytes.get(i) == Some(&b' ') {
@@ -83,13 +88,19 @@ fn canonical_digits(raw: &str) -> Option<[u8; 10]> {
     }
     let mut buf = [0u8; 11];
     let mut n = 0;
-    for &c in bytes.get(i..)? {
+    let mut extension = false;
+    let rest = bytes.get(i..)?;
+    for (j, &c) in rest.iter().enumerate() {
         match c {
             b'0'..=b'9' => {
                 *buf.get_mut(n)? = c;
                 n += 1;
             }
             b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ if n >= 10 && is_extension(&rest[j..]) => {
+                extension = true;
+                break;
+            }
             _ => return None,
         }
     }
@@ -101,7 +112,27 @@ fn canonical_digits(raw: &str) -> Option<[u8; 10]> {
     if !(b'2'..=b'9').contains(&national[0]) {
         return None;
     }
-    national.try_into().ok()
+    Some((national.try_into().ok()?, extension))
+}
+
+/// Whether `tail` is exactly an extension: a marker (`x`, `ext`, `ext.`, `extension`, `#`,
+/// any case), optional spaces, 1-6 digits, optional trailing spaces.
+fn is_extension(tail: &[u8]) -> bool {
+    let lower = |b: &u8| b.to_ascii_lowercase();
+    let starts =
+        |p: &[u8]| tail.len() >= p.len() && tail.iter().zip(p).all(|(t, q)| lower(t) == *q);
+    let marker = [&b"extension"[..], b"ext.", b"ext", b"x", b"#"]
+        .into_iter()
+        .find(|p| starts(p));
+    let Some(marker) = marker else {
+        return false;
+    };
+    let mut rest = &tail[marker.len()..];
+    while let [b' ', tail @ ..] = rest {
+        rest = tail;
+    }
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    (1..=6).contains(&digits) && rest[digits..].iter().all(|&b| b == b' ')
 }
 
 /// The full libphonenumber parse: the reference every fast path must agree with.
