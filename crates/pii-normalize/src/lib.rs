@@ -42,6 +42,13 @@
 //! MD5, SHA-1 and SHA-256 for emails but **only SHA-1 for phones**. Names and postal fields are
 //! never hashed. [`looks_hashed`] recognises input that is already a digest.
 //!
+//! # Performance
+//!
+//! Parsing allocates only for the types that own text (`Email`, `PersonName`, `City`); the
+//! others are stored inline. Phones in the common shapes never reach the `phonenumber` parser
+//! (see [`Phone`]); the NANP validity table they use is built on the first `Phone::parse`, in a
+//! few hundred milliseconds. Use [`digest`] or [`hex_digest_into`] on hot paths.
+//!
 //! # Example
 //!
 //! ```
