@@ -127,6 +127,13 @@ pub struct Rejection {
     pub column: Option<&'static str>,
 }
 
+impl Rejection {
+    /// The stable reason code (the same as the `code` field), such as `phone.invalid`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.column {

@@ -447,28 +447,8 @@ macro_rules! normaliser {
 normaliser!(person_name, PersonName);
 normaliser!(city, City);
 normaliser!(zip, Zip);
-
-/// Works around a panic in `pii-normalize` 0.1.0 (`State`/`Country` slice the trimmed input at
-/// byte 4 to look for a leading "the "): such an input starts with a character that is not
-/// Latin-1-foldable, so it is not a known name and the answer is `unknown` anyway.
-fn splits_at_4(raw: &str) -> bool {
-    let s = raw.trim();
-    s.len() > 4 && !s.is_char_boundary(4)
-}
-
-fn state(raw: &str) -> Result<State, &'static str> {
-    if splits_at_4(raw) {
-        return Err("state.unknown");
-    }
-    State::parse(raw).map_err(|r| r.code())
-}
-
-fn country(raw: &str) -> Result<Country, &'static str> {
-    if splits_at_4(raw) {
-        return Err("country.unknown");
-    }
-    Country::parse(raw).map_err(|r| r.code())
-}
+normaliser!(state, State);
+normaliser!(country, Country);
 
 /// `ADDRESS1`: the same free-text cleanup as names and cities (trimmed, whitespace runs and
 /// line breaks collapsed to one space, control characters removed; never hashed), with its
