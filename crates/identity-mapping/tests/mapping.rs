@@ -769,6 +769,15 @@ fn no_pii_configured_means_no_row_and_no_rejection() {
 // ---------------------------------------------------------------- determinism and reuse
 
 #[test]
+fn mapper_and_results_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Mapper>();
+    send_sync::<MappedMember>();
+    send_sync::<Profile>();
+    send_sync::<Error>();
+}
+
+#[test]
 fn deterministic_and_map_into_reuses_buffers_without_leaking() {
     let m = mapper(
         r#"{"send_pii": ["FIRSTNAME", "EMAIL", "PHONE", "ZIP"], "hash_emails_and_phones": true}"#,
