@@ -348,6 +348,8 @@ struct Seipd<W: Write> {
     hasher: Sha1,
     buf: Vec<u8>,
     hdr_pos: usize,
+    /// Ciphertext of the chunk being closed (encrypted here while `buf` is hashed).
+    ct: Vec<u8>,
 }
 
 impl<W: Write> Seipd<W> {
@@ -367,6 +369,7 @@ impl<W: Write> Seipd<W> {
             hasher,
             buf,
             hdr_pos,
+            ct: Vec::with_capacity(INNER_CHUNK + 64),
         }
     }
 
@@ -389,29 +392,48 @@ impl<W: Write> Seipd<W> {
 
     /// The open chunk is full: give it a partial length header, hash it, encrypt every whole
     /// block and pass the ciphertext on; keep the unaligned tail (< 16 bytes) for next time.
+    ///
+    /// SHA-1 (of the plaintext in `buf`) runs on a helper thread while AES-CFB (of a copy in
+    /// `ct`) runs on this one: the two are independent and each is serial, so on two cores a
+    /// chunk costs about as much as its AES alone. If no thread can be started, both run here.
     fn close_chunk(&mut self) -> io::Result<()> {
         self.buf[self.hdr_pos] = 0xE0 | INNER_CHUNK_LOG2;
-        self.hasher.update(&self.buf[self.hdr_pos..]);
         let aligned = self.buf.len() / BLOCK * BLOCK;
-        self.encrypt(aligned)?;
-        self.out.push(&self.buf[..aligned])?;
+        self.ct.clear();
+        self.ct.extend_from_slice(&self.buf[..aligned]);
+        let Self {
+            buf,
+            hasher,
+            ct,
+            session_key,
+            iv,
+            hdr_pos,
+            ..
+        } = self;
+        let to_hash = &buf[*hdr_pos..];
+        let (hashed, encrypted) = std::thread::scope(|s| {
+            let helper = std::thread::Builder::new()
+                .name("liveramp-encrypt-sha1".into())
+                .spawn_scoped(s, || hasher.update(to_hash));
+            let encrypted = cfb_encrypt(session_key, iv, ct);
+            let hashed = match helper {
+                Ok(handle) => Some(handle.join().is_ok()),
+                Err(_) => None,
+            };
+            (hashed, encrypted)
+        });
+        match hashed {
+            Some(true) => {}
+            Some(false) => return Err(io::Error::other("the SHA-1 helper thread panicked")),
+            None => hasher.update(to_hash),
+        }
+        encrypted?;
+        self.out.push(&self.ct)?;
         let tail = self.buf.len() - aligned;
         self.buf.copy_within(aligned.., 0);
         self.buf.truncate(tail);
         self.hdr_pos = tail;
         self.buf.push(0);
-        Ok(())
-    }
-
-    /// Encrypts `buf[..len]` in place, continuing the CFB stream. `len` must be a multiple of
-    /// the block size except on the last call.
-    fn encrypt(&mut self, len: usize) -> io::Result<()> {
-        SymmetricKeyAlgorithm::AES256
-            .encrypt_with_iv_regular(self.session_key.as_ref(), &self.iv, &mut self.buf[..len])
-            .map_err(|e| io::Error::other(format!("AES-256-CFB encryption failed: {e}")))?;
-        if len >= BLOCK {
-            self.iv.copy_from_slice(&self.buf[len - BLOCK..len]);
-        }
         Ok(())
     }
 
@@ -426,11 +448,23 @@ impl<W: Write> Seipd<W> {
         let digest = std::mem::take(&mut self.hasher).finalize();
         self.buf.extend_from_slice(&mdc_header);
         self.buf.extend_from_slice(&digest);
-        let all = self.buf.len();
-        self.encrypt(all)?;
+        cfb_encrypt(&self.session_key, &mut self.iv, &mut self.buf)?;
         self.out.push(&self.buf)?;
         self.out.finish()
     }
+}
+
+/// Encrypts `data` in place with AES-256 in CFB mode from `iv`, and leaves in `iv` the last
+/// ciphertext block, which continues the stream. `data` must be a whole number of blocks except
+/// on the last call.
+fn cfb_encrypt(key: &RawSessionKey, iv: &mut [u8; BLOCK], data: &mut [u8]) -> io::Result<()> {
+    SymmetricKeyAlgorithm::AES256
+        .encrypt_with_iv_regular(key.as_ref(), iv.as_slice(), data)
+        .map_err(|e| io::Error::other(format!("AES-256-CFB encryption failed: {e}")))?;
+    if let Some(last) = data.len().checked_sub(BLOCK) {
+        iv.copy_from_slice(&data[last..]);
+    }
+    Ok(())
 }
 
 /// Lets the compressor write into the encrypted packet body.
