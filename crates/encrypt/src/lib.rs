@@ -19,8 +19,8 @@
 //!   is a typed [`Error`] that says what to do; a secret key given by mistake is refused
 //!   without echoing any of it.
 //! - [`EncryptingWriter`] is a [`std::io::Write`] adapter: everything written to it is
-//!   encrypted and written to the inner writer as binary OpenPGP data. Memory stays at about
-//!   600 KiB whatever the size of the input; [`EncryptingWriter::finish`] ends the message and
+//!   encrypted and written to the inner writer as binary OpenPGP data. Memory stays under
+//!   2 MiB whatever the size of the input; [`EncryptingWriter::finish`] ends the message and
 //!   returns the inner writer.
 //!
 //! # What the output is
@@ -40,9 +40,11 @@
 //! packet framing itself and leaves all cryptography to rPGP and RustCrypto: rPGP encrypts the
 //! session key to the subkey and runs AES-256-CFB over whole chunks
 //! (`SymmetricKeyAlgorithm::encrypt_with_iv_regular`, carrying the CFB state from chunk to
-//! chunk), and the `sha1` crate computes the MDC. Each byte is copied twice in memory and
-//! processed once by AES and once by SHA-1; each write to the inner writer is one 256 KiB
-//! chunk.
+//! chunk), and the `sha1` crate computes the MDC. The two are independent and each is serial,
+//! so the SHA-1 runs on a helper thread (one per writer, fed through a bounded queue of at most
+//! three 256 KiB chunks) while AES-CFB runs on the writing thread; if no thread can be started
+//! it is computed inline. Each byte is copied twice in memory; each write to the inner writer
+//! is one 256 KiB chunk.
 //!
 //! # Example
 //!

@@ -17,7 +17,8 @@
 //! Speed: the bulk work runs inside the dependencies (compiled optimised even in test builds):
 //! SHA-1 over whole chunks and AES-CFB over whole 16-byte-aligned chunks through rPGP's
 //! `encrypt_with_iv_regular`, carrying the CFB state (the last ciphertext block) between calls.
-//! This crate only copies bytes (`memcpy`) and writes the few header bytes.
+//! This crate only copies bytes (`memcpy`) and writes the few header bytes. The SHA-1 runs on
+//! a helper thread ([`Mdc`]) in parallel with AES-CFB.
 
 use std::io::{self, Write};
 
@@ -97,7 +98,8 @@ impl EncryptOptions {
 ///
 /// The message is a session key encrypted to the recipient's encryption subkey followed by
 /// AES-256 SEIPD v1 data with a modification detection code (the form GnuPG 2.2 reads). Memory
-/// stays at about 600 KiB whatever the input size (plus ~256 KiB with ZLIB compression).
+/// stays under 2 MiB whatever the input size (plus ~256 KiB with ZLIB compression). Each writer
+/// runs one helper thread that computes the SHA-1 in parallel with the encryption.
 ///
 /// Call [`finish`](Self::finish) at the end: it writes the last bytes and the integrity code
 /// and returns the inner writer. A writer dropped without `finish` leaves a truncated message
@@ -345,11 +347,9 @@ struct Seipd<W: Write> {
     out: Outer<W>,
     session_key: RawSessionKey,
     iv: [u8; BLOCK],
-    hasher: Sha1,
+    hasher: Mdc,
     buf: Vec<u8>,
     hdr_pos: usize,
-    /// Ciphertext of the chunk being closed (encrypted here while `buf` is hashed).
-    ct: Vec<u8>,
 }
 
 impl<W: Write> Seipd<W> {
@@ -358,8 +358,9 @@ impl<W: Write> Seipd<W> {
         buf.extend_from_slice(&prefix);
         buf.extend_from_slice(&prefix[BLOCK - 2..]);
         buf.push(0xC0 | tag);
-        let mut hasher = Sha1::new();
-        hasher.update(&buf);
+        let mut hasher = Mdc::new();
+        // Cannot fail: the hashing thread has just started.
+        let _ = hasher.update(&buf);
         let hdr_pos = buf.len();
         buf.push(0);
         Self {
@@ -369,7 +370,6 @@ impl<W: Write> Seipd<W> {
             hasher,
             buf,
             hdr_pos,
-            ct: Vec::with_capacity(INNER_CHUNK + 64),
         }
     }
 
@@ -392,43 +392,12 @@ impl<W: Write> Seipd<W> {
 
     /// The open chunk is full: give it a partial length header, hash it, encrypt every whole
     /// block and pass the ciphertext on; keep the unaligned tail (< 16 bytes) for next time.
-    ///
-    /// SHA-1 (of the plaintext in `buf`) runs on a helper thread while AES-CFB (of a copy in
-    /// `ct`) runs on this one: the two are independent and each is serial, so on two cores a
-    /// chunk costs about as much as its AES alone. If no thread can be started, both run here.
     fn close_chunk(&mut self) -> io::Result<()> {
         self.buf[self.hdr_pos] = 0xE0 | INNER_CHUNK_LOG2;
+        self.hasher.update(&self.buf[self.hdr_pos..])?;
         let aligned = self.buf.len() / BLOCK * BLOCK;
-        self.ct.clear();
-        self.ct.extend_from_slice(&self.buf[..aligned]);
-        let Self {
-            buf,
-            hasher,
-            ct,
-            session_key,
-            iv,
-            hdr_pos,
-            ..
-        } = self;
-        let to_hash = &buf[*hdr_pos..];
-        let (hashed, encrypted) = std::thread::scope(|s| {
-            let helper = std::thread::Builder::new()
-                .name("liveramp-encrypt-sha1".into())
-                .spawn_scoped(s, || hasher.update(to_hash));
-            let encrypted = cfb_encrypt(session_key, iv, ct);
-            let hashed = match helper {
-                Ok(handle) => Some(handle.join().is_ok()),
-                Err(_) => None,
-            };
-            (hashed, encrypted)
-        });
-        match hashed {
-            Some(true) => {}
-            Some(false) => return Err(io::Error::other("the SHA-1 helper thread panicked")),
-            None => hasher.update(to_hash),
-        }
-        encrypted?;
-        self.out.push(&self.ct)?;
+        cfb_encrypt(&self.session_key, &mut self.iv, &mut self.buf[..aligned])?;
+        self.out.push(&self.buf[..aligned])?;
         let tail = self.buf.len() - aligned;
         self.buf.copy_within(aligned.., 0);
         self.buf.truncate(tail);
@@ -442,15 +411,90 @@ impl<W: Write> Seipd<W> {
         let n = fixed_length(self.body_len(), &mut len);
         self.buf
             .splice(self.hdr_pos..=self.hdr_pos, len[..n].iter().copied());
-        self.hasher.update(&self.buf[self.hdr_pos..]);
+        self.hasher.update(&self.buf[self.hdr_pos..])?;
         let mdc_header = [0xD3, 0x14];
-        self.hasher.update(mdc_header);
-        let digest = std::mem::take(&mut self.hasher).finalize();
+        self.hasher.update(&mdc_header)?;
+        let digest = self.hasher.finalize()?;
         self.buf.extend_from_slice(&mdc_header);
         self.buf.extend_from_slice(&digest);
         cfb_encrypt(&self.session_key, &mut self.iv, &mut self.buf)?;
         self.out.push(&self.buf)?;
         self.out.finish()
+    }
+}
+
+/// How many chunks may wait for the hashing thread (bounds memory: each is at most 256 KiB).
+const MDC_QUEUE: usize = 3;
+
+/// The SHA-1 of the modification detection code, computed on its own thread so that it runs
+/// in parallel with AES-CFB (each is serial; together they would double the time per byte).
+/// Chunks are copied into recycled buffers and queued; the writer waits only when the queue is
+/// full or at the end. Without a thread (it could not be started) it hashes inline.
+enum Mdc {
+    Inline(Sha1),
+    Thread {
+        queue: std::sync::mpsc::SyncSender<Vec<u8>>,
+        recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+        handle: std::thread::JoinHandle<Sha1>,
+    },
+}
+
+impl Mdc {
+    fn new() -> Self {
+        let (queue, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(MDC_QUEUE);
+        let (give_back, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(MDC_QUEUE + 2);
+        let spawned = std::thread::Builder::new()
+            .name("liveramp-encrypt-mdc".into())
+            .spawn(move || {
+                let mut sha = Sha1::new();
+                for chunk in chunks {
+                    sha.update(&chunk);
+                    let _ = give_back.try_send(chunk);
+                }
+                sha
+            });
+        match spawned {
+            Ok(handle) => Mdc::Thread {
+                queue,
+                recycled,
+                handle,
+            },
+            Err(_) => Mdc::Inline(Sha1::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Mdc::Inline(sha) => {
+                sha.update(data);
+                Ok(())
+            }
+            Mdc::Thread {
+                queue, recycled, ..
+            } => {
+                let mut chunk = recycled
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(INNER_CHUNK + 64));
+                chunk.clear();
+                chunk.extend_from_slice(data);
+                queue
+                    .send(chunk)
+                    .map_err(|_| io::Error::other("the SHA-1 (MDC) thread stopped unexpectedly"))
+            }
+        }
+    }
+
+    fn finalize(self) -> io::Result<[u8; 20]> {
+        let sha = match self {
+            Mdc::Inline(sha) => sha,
+            Mdc::Thread { queue, handle, .. } => {
+                drop(queue);
+                handle
+                    .join()
+                    .map_err(|_| io::Error::other("the SHA-1 (MDC) thread panicked"))?
+            }
+        };
+        Ok(sha.finalize().into())
     }
 }
 
