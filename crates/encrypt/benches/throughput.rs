@@ -24,7 +24,7 @@ use liveramp_encrypt::{EncryptingWriter, RecipientKey};
 
 const CHILD_ENV: &str = "LIVERAMP_ENCRYPT_BENCH_CHILD_KEY";
 const GNU_TIME: &str = "/usr/bin/time";
-const ROUNDS: usize = 2;
+const ROUNDS: usize = 3;
 
 fn main() {
     if let Ok(key_path) = std::env::var(CHILD_ENV) {
