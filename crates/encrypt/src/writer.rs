@@ -585,6 +585,16 @@ impl<W: Write> Outer<W> {
 mod tests {
     use super::*;
 
+    /// The connector moves writers to worker threads and shares keys between them.
+    #[test]
+    fn writers_are_send_and_keys_are_send_and_sync() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<EncryptingWriter<std::fs::File>>();
+        send_sync::<RecipientKey>();
+        send_sync::<Error>();
+    }
+
     /// The integration tests place their boundary sizes with these values.
     #[test]
     fn chunk_sizes_are_the_documented_ones() {
