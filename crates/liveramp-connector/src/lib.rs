@@ -1,4 +1,110 @@
-//! Deliver audiences to LiveRamp nightly: mapping, normalisation, CSV, gzip, OpenPGP and SFTP composed in one embeddable library.
+//! Deliver audiences to LiveRamp nightly: mapping, normalisation, CSV, gzip, OpenPGP and SFTP
+//! composed in one embeddable library.
 //!
-//! (Being built: see the workspace issue for this crate.)
+//! This is the thin library behind the `liveramp` command, for services that want to deliver
+//! their own audiences from their own member store. Configure once (one TOML file, the
+//! vocabulary of mParticle's LiveRamp integration), and each call to
+//! [`Connector::deliver`] sends one audience for one night as one file per selected data
+//! type: `{org_id}_{audience_id}-D_{date}.csv` (device IDs) and
+//! `{org_id}_{audience_id}-PII_{date}.csv` (PII), which LiveRamp shows as the segments
+//! `{external_name}-D` and `{external_name}-PII`.
+//!
+//! # A delivery
+//!
+//! 1. **Ledger.** For each data type the delivery is claimed in the ledger (a JSON-lines
+//!    journal in `state_dir`, keyed by configuration, audience, data type and run date). A
+//!    delivered run is skipped unless forced; two processes never run the same delivery at
+//!    once.
+//! 2. **Header check.** The header row depends only on the configuration; if it differs from
+//!    the one last delivered for that audience and data type, the file is refused (LiveRamp
+//!    would pause it) unless `accept_header_change = true`.
+//! 3. **One pass over the members.** Each profile is mapped and normalised once
+//!    (`identity-mapping`, `pii-normalize`) and its rows go to both files
+//!    (`file-format`: LiveRamp's CSV dialect, limits, splitting), through optional gzip and
+//!    optional OpenPGP encryption (`encrypt`). Malformed members are counted and reported by
+//!    line; rejected values are counted by reason code. Memory does not grow with the
+//!    audience.
+//! 4. **Publish.** Files are built as local files (`0600`; with encryption only ciphertext
+//!    touches the disk): for a `[directory]` destination, under hidden `.NAME.part` names in
+//!    that folder and renamed into place; for `[sftp]`, in a private spool folder under
+//!    `state_dir`, then uploaded by `sftp-transport` (temporary name, size check, atomic
+//!    rename, retries that restart from the spool) and removed. A file under LiveRamp's
+//!    25-row minimum is not published unless `allow_small_files = true`.
+//! 5. **Record** each file as delivered or failed, and return a [`Report`] (serde JSON).
+//!
+//! Why spool rather than stream straight to the server: an upload that fails half-way is
+//! retried from its first byte, which a member iterator cannot replay but a spool can; one
+//! pass produces two files, which would need two concurrent uploads over one SFTP session;
+//! and the 25-row rule can only be decided once the file is complete.
+//!
+//! # Example
+//!
+//! ```
+//! use liveramp_connector::{Audience, Config, Connector, FileStatus};
+//! use liveramp_connector::chrono::NaiveDate;
+//! use liveramp_identity_mapping::Profile;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let config = Config::from_toml_str(
+//!     r#"
+//!     configuration_name = "example"
+//!     org_id = "3242"
+//!     [directory]
+//!     path = "out"
+//!     [data]
+//!     send_device_ids = true
+//!     send_pii = true
+//!     [pii]
+//!     hash_emails_and_phones = true
+//!     "#,
+//!     dir.path(),
+//! )?;
+//! let connector = Connector::new(config)?;
+//!
+//! // Members come from anywhere: here, 30 generated profiles.
+//! let members = (0..30).map(|i| Profile::from_json_line(&format!(
+//!     r#"{{"mpid": "{i}", "user_identities": [{{"type": "email", "value": " Member{i}@Example.com"}}],
+//!          "device_identities": [{{"type": "google_advertising_id",
+//!                                  "value": "38400000-8cf0-11bd-b23e-10b96e4000{i:02}"}}]}}"#)));
+//! let audience = Audience::new("17095", "High-value customers");
+//! let date = NaiveDate::from_ymd_opt(2020, 4, 1).unwrap();
+//! let report = connector.deliver(&audience, members, date)?;
+//!
+//! assert!(report.succeeded());
+//! assert_eq!(report.files[0].name, "3242_17095-D_2020-04-01.csv");
+//! assert_eq!(report.files[0].segment_name, "High-value customers-D");
+//! assert_eq!(report.files[1].name, "3242_17095-PII_2020-04-01.csv");
+//! assert_eq!(report.files[1].rows, 30);
+//! assert!(dir.path().join("out/3242_17095-PII_2020-04-01.csv").exists());
+//!
+//! // The ledger makes the same night a no-op.
+//! let again = connector.deliver(&audience, std::iter::empty::<Result<Profile, String>>(), date)?;
+//! assert_eq!(again.files[0].status, FileStatus::AlreadyDelivered);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Configuration
+//!
+//! See [`Config::load`]: relative paths are relative to the configuration file's folder;
+//! every problem is reported at once with its key path (`sftp.port: "22x" is not a port
+//! number`), unknown keys included.
 #![deny(missing_docs)]
+// "LiveRamp", "OpenPGP", "NDJSON" are prose here, not code.
+#![allow(clippy::doc_markdown)]
+
+mod config;
+mod connector;
+mod error;
+pub mod generate;
+mod members;
+mod report;
+
+pub use chrono;
+pub use config::{Audience, Config, ConfigError, Destination, FileSettings, ScheduleSettings};
+pub use connector::{CheckSummary, Connector, DeliverOptions, KeySummary};
+pub use error::Error;
+pub use liveramp_file_format::DataType;
+pub use members::{MemberError, NdjsonMembers};
+pub use report::{
+    FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
+};

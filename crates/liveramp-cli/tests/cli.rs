@@ -1,0 +1,308 @@
+//! The `liveramp` binary: exit codes, messages and outputs, run as a real process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn liveramp() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_liveramp"));
+    command.env_remove("LIVERAMP_LOG");
+    command
+}
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
+}
+
+fn with_stdin(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A copy of the demo configuration with `members` generated members, in a temporary folder.
+fn demo_copy(members: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["connector.toml", "demo-public-key.asc"] {
+        fs::copy(demo().join(name), dir.path().join(name)).unwrap();
+    }
+    let out = liveramp()
+        .args([
+            "generate-members",
+            "--count",
+            &members.to_string(),
+            "--seed",
+            "3",
+            "--output",
+        ])
+        .arg(dir.path().join("members.ndjson"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir
+}
+
+#[test]
+fn schedule_prints_run_date_utc_instant_and_local_time_across_dst() {
+    let out = liveramp()
+        .args(["schedule", "--config"])
+        .arg(demo().join("connector.toml"))
+        .args(["--after", "2026-03-07T12:00:00Z", "--count", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "2026-03-08 2026-03-08T05:00:00Z 2026-03-08T00:00:00-05:00\n\
+         2026-03-09 2026-03-09T04:00:00Z 2026-03-09T00:00:00-04:00\n\
+         2026-03-10 2026-03-10T04:00:00Z 2026-03-10T00:00:00-04:00\n"
+    );
+    let out = liveramp()
+        .args(["schedule", "--config"])
+        .arg(demo().join("connector.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout).lines().count(), 5);
+}
+
+#[test]
+fn normalize_prints_values_and_explains_rejections() {
+    let mut command = liveramp();
+    command.args(["normalize", "email", "--explain"]);
+    let out = with_stdin(
+        command,
+        " MyName@LiveRamp.com \nno-at-sign\nJane.Doe+x@Example.com\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "myname@liveramp.com\n\njane.doe+x@example.com\n"
+    );
+    assert_eq!(text(&out.stderr), "email.no_at\n");
+
+    let mut command = liveramp();
+    command.args(["normalize", "phone", "--hash", "sha1"]);
+    let out = with_stdin(command, "+1 (212) 555-0143\n");
+    assert_eq!(
+        text(&out.stdout),
+        "642a995e9ac252a0543d2f07470c3935b53b2989\n"
+    );
+
+    let mut command = liveramp();
+    command.args(["normalize", "idfa"]);
+    let out = with_stdin(
+        command,
+        "00000000-0000-0000-0000-000000000000\n6d92078a82464ba4ae5b76104861e7dc\n",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "\n6D92078A-8246-4BA4-AE5B-76104861E7DC\n"
+    );
+    assert_eq!(text(&out.stderr), "", "no reasons without --explain");
+
+    let mut command = liveramp();
+    command.args(["normalize", "email", "--hash", "sha512"]);
+    let out = with_stdin(command, "a@b.co\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: unknown hash algorithm \"sha512\": use md5, sha1 or sha256\n"
+    );
+}
+
+#[test]
+fn usage_errors_and_invalid_configurations_exit_2() {
+    let out = liveramp().args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = liveramp()
+        .args(["normalize", "shoe-size"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    fs::write(
+        &config,
+        "configuration_name = \"x\"\norg_id = \"1\"\n[sftp]\nurl = \"files.liveramp.com\"\nport = \"22x\"\nusername = \"a\"\npassword_env = \"P\"\nhost_key_fingerprint = \"SHA256:x\"\n[data]\nsend_pii = true\n[schedule]\ntimezone = \"Mars/Base\"\n",
+    )
+    .unwrap();
+    for command in ["run", "check", "schedule", "daemon"] {
+        let out = liveramp()
+            .args([command, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "error: configuration {} is invalid (2 problems; fix them and run again):\n  \
+                 - sftp.port: \"22x\" is not a port number\n  \
+                 - schedule.timezone: unknown timezone \"Mars/Base\": use an IANA zone name such as \"America/New_York\" (US Eastern, EST/EDT) or \"EST\" (UTC-5 all year)\n",
+                config.display()
+            ),
+            "{command}"
+        );
+    }
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read the file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_delivers_then_skips_then_forces_with_a_json_report() {
+    let dir = demo_copy(300);
+    let config = dir.path().join("connector.toml");
+    let report = dir.path().join("report.json");
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--date", "2026-11-28", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "audience 17095 (High-value customers), run date 2026-11-28: 300 members\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  3242_17095-D_2026-11-28.csv.gpg -> segment \"High-value customers-D\": delivered\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  3242_17095-PII_2026-11-28.csv.gpg -> segment \"High-value customers-PII\": delivered\n"), "{stdout}");
+    assert!(
+        dir.path()
+            .join("out/3242_17095-PII_2026-11-28.csv.gpg")
+            .exists()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json[0]["audience_id"], "17095");
+    assert_eq!(
+        json[0]["files"][1]["name"],
+        "3242_17095-PII_2026-11-28.csv.gpg"
+    );
+    assert_eq!(json[0]["files"][1]["status"], "delivered");
+
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--date", "2026-11-28", "--audience", "17095"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("already delivered (skipped; --force to resend)"));
+
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--date", "2026-11-28", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout).matches(": delivered\n").count(), 2);
+
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--audience", "999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: audience \"999\" is not in"));
+}
+
+#[test]
+fn dry_run_prints_first_rows_and_uploads_nothing() {
+    let dir = demo_copy(100);
+    let out = liveramp()
+        .args(["run", "--dry-run", "--config"])
+        .arg(dir.path().join("connector.toml"))
+        .args(["--date", "2026-11-28"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    | DEVICE_ID,ID_TYPE\n"), "{stdout}");
+    assert!(stdout.contains("    | FIRSTNAME,LASTNAME,CITY,STATE,ZIP,COUNTRY,EMAIL1_MD5,EMAIL1_SHA-1,EMAIL1_SHA-256,PHONE1_SHA-1,PHONE2_SHA-1\n"), "{stdout}");
+    assert!(
+        !dir.path().join("out").exists()
+            || fs::read_dir(dir.path().join("out")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn a_failed_delivery_exits_1() {
+    // 10 members: both files are under LiveRamp's 25-row minimum, so nothing is uploaded.
+    let dir = demo_copy(10);
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(dir.path().join("connector.toml"))
+        .args(["--date", "2026-11-28"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("NOT uploaded (under 25 rows)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn check_prints_what_was_checked() {
+    let dir = demo_copy(1);
+    let out = liveramp()
+        .args(["check", "--config"])
+        .arg(dir.path().join("connector.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("key: fingerprint 8B2FAE87B152E00C2620BFC9B6E44EEC946DB937\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  encryption subkey DE0CDAA688C80D01 (cv25519)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  expires: never\n"), "{stdout}");
+}

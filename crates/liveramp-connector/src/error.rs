@@ -1,0 +1,69 @@
+//! The connector's one error type.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+/// What stops a delivery (or the connector's setup) as a whole. Problems with one file are in
+/// the [`Report`](crate::Report) instead.
+///
+/// Each message is one sentence saying what failed; the cause (`source()`) says why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid (every problem listed).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The recipient's public key cannot be used.
+    #[error("the public key {} cannot be used for encryption (file.public_key_path)", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: liveramp_encrypt::Error,
+    },
+    /// The ledger in the state folder cannot be opened or written.
+    #[error("the ledger in {} cannot be used; nothing more is delivered, so that no file is sent twice", dir.display())]
+    Ledger {
+        /// The state folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: liveramp_scheduler::Error,
+    },
+    /// A local file or folder operation failed.
+    #[error("could not {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The destination could not be reached or used.
+    #[error("could not {action}")]
+    Transport {
+        /// What was being done.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: liveramp_sftp_transport::Error,
+    },
+    /// A file name or header could not be built from the configuration.
+    #[error("the file for this audience cannot be named or started")]
+    FileName {
+        /// Why.
+        #[source]
+        source: liveramp_file_format::Error,
+    },
+    /// The delivery was cancelled (shutdown requested); files not yet published were
+    /// discarded and their ledger entries recorded as failed.
+    #[error("the delivery of audience {audience} was cancelled before it finished")]
+    Cancelled {
+        /// The audience.
+        audience: String,
+    },
+}
