@@ -75,6 +75,7 @@ fn check_tools() -> Result {
     let needed = [
         ("gpg", "gnupg"),
         ("python3", "python3"),
+        ("gzip", "gzip"),
         ("sftp", "openssh-client"),
         ("ssh-keygen", "openssh-client"),
         ("/usr/sbin/sshd", "openssh-server"),
@@ -89,7 +90,7 @@ fn check_tools() -> Result {
     } else {
         Err(format!(
             "the tests need {}; install with `apt-get install -y gnupg openssh-server \
-             openssh-client python3` (see README.md)",
+             openssh-client python3 gzip` (see README.md)",
             missing.join(", ")
         ))
     }
