@@ -324,13 +324,21 @@ fn run(
 
 fn print_report(report: &Report) {
     let mut out = io::stdout().lock();
+    let read_nothing = report
+        .files
+        .iter()
+        .all(|f| f.status == FileStatus::AlreadyDelivered);
     let _ = writeln!(
         out,
-        "audience {} ({}), run date {}: {} members{}",
+        "audience {} ({}), run date {}: {}{}",
         report.audience_id,
         report.external_name,
         report.run_date,
-        report.members,
+        if read_nothing {
+            "nothing to do".to_owned()
+        } else {
+            format!("{} members", report.members)
+        },
         if report.malformed_members > 0 {
             format!(", {} malformed lines skipped", report.malformed_members)
         } else {
