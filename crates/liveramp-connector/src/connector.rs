@@ -24,6 +24,7 @@ use tracing::{info, info_span, warn};
 
 use crate::config::{Audience, Config, Destination};
 use crate::error::Error;
+use crate::members::MemberFault;
 use crate::report::{
     FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
 };
@@ -325,7 +326,7 @@ impl Connector {
     ) -> Result<Report, Error>
     where
         I: IntoIterator<Item = Result<Profile, E>>,
-        E: std::fmt::Display,
+        E: MemberFault,
     {
         self.deliver_with(
             audience,
@@ -359,7 +360,7 @@ impl Connector {
     ) -> Result<Report, Error>
     where
         I: IntoIterator<Item = Result<Profile, E>>,
-        E: std::fmt::Display,
+        E: MemberFault,
     {
         let span = info_span!("audience", id = %audience.id, run_date = %run_date);
         let _entered = span.enter();
@@ -571,6 +572,16 @@ impl Connector {
             }
             let profile = match item {
                 Ok(profile) => profile,
+                Err(e) if e.is_source_failure() => {
+                    let error = Error::MemberSource {
+                        audience: audience.id.clone(),
+                        line: position,
+                        message: e.to_string(),
+                    };
+                    return Err(self
+                        .abort_all(open, "the member source failed")
+                        .unwrap_or(error));
+                }
                 Err(e) => {
                     report.malformed_members += 1;
                     if report.malformed.len() < MAX_LISTED_MALFORMED {
@@ -770,18 +781,24 @@ impl Connector {
     }
 
     fn cancel_all(&self, open: Vec<OpenFile<'_>>, audience: &str) -> Error {
+        self.abort_all(open, "cancelled")
+            .unwrap_or_else(|| Error::Cancelled {
+                audience: audience.to_owned(),
+            })
+    }
+
+    /// Discards every file being built and records each as failed with `reason`; returns the
+    /// ledger's error if it could not record one.
+    fn abort_all(&self, open: Vec<OpenFile<'_>>, reason: &str) -> Option<Error> {
         for mut file in open {
             if let Some(writer) = file.writer.take() {
                 let _ = writer.abort();
             }
-            if let Err(e) = self.finish(file.claim.take(), Outcome::Failed("cancelled".to_owned()))
-            {
-                return e;
+            if let Err(e) = self.finish(file.claim.take(), Outcome::Failed(reason.to_owned())) {
+                return Some(e);
             }
         }
-        Error::Cancelled {
-            audience: audience.to_owned(),
-        }
+        None
     }
 
     fn note_summary(report: &mut FileReport, summary: &FileSummary<Spooled>) {

@@ -59,6 +59,20 @@ pub enum Error {
         #[source]
         source: liveramp_file_format::Error,
     },
+    /// The member source failed part-way (e.g. the member file could not be read any
+    /// further): nothing was published, since the audience would have been truncated.
+    #[error(
+        "reading the members of audience {audience} failed at member {line} ({message}); \
+         nothing was published (fix the source and run again)"
+    )]
+    MemberSource {
+        /// The audience.
+        audience: String,
+        /// The 1-based position (line) where reading failed.
+        line: u64,
+        /// What the source said.
+        message: String,
+    },
     /// The delivery was cancelled (shutdown requested); files not yet published were
     /// discarded and their ledger entries recorded as failed.
     #[error("the delivery of audience {audience} was cancelled before it finished")]

@@ -104,7 +104,7 @@ pub use config::{Audience, Config, ConfigError, Destination, FileSettings, Sched
 pub use connector::{CheckSummary, Connector, DeliverOptions, KeySummary};
 pub use error::Error;
 pub use liveramp_file_format::DataType;
-pub use members::{MemberError, NdjsonMembers};
+pub use members::{MemberError, MemberFault, NdjsonMembers};
 pub use report::{
     FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
 };

@@ -7,13 +7,61 @@ use std::path::Path;
 
 use liveramp_identity_mapping::Profile;
 
-/// A member line that is not a valid profile, with its line number.
+/// A member line that is not a valid profile, or the member file failing to be read, with
+/// its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberError {
     /// The 1-based line number.
     pub line: u64,
     /// What is wrong with it.
     pub message: String,
+    /// `true` when the file itself could not be read any further (an I/O error), rather than
+    /// one line being malformed: the delivery then stops instead of publishing a truncated
+    /// audience.
+    pub source_failed: bool,
+}
+
+impl MemberError {
+    /// A malformed member at `line`: counted and reported, the rest is delivered.
+    pub fn malformed(line: u64, message: impl Into<String>) -> Self {
+        MemberError {
+            line,
+            message: message.into(),
+            source_failed: false,
+        }
+    }
+}
+
+/// What an `Err` item of a member source means to a delivery.
+///
+/// Most errors are one malformed member: counted, reported by position, and the delivery of
+/// the rest goes on. An error for which [`is_source_failure`](Self::is_source_failure) is
+/// `true` means the source itself failed (a read error, a lost database cursor): the members
+/// after it are unknown, so the delivery stops with [`Error::MemberSource`](crate::Error)
+/// and publishes nothing, rather than sending LiveRamp a truncated audience.
+pub trait MemberFault: fmt::Display {
+    /// Whether the source failed as a whole (default: no, one member is malformed).
+    fn is_source_failure(&self) -> bool {
+        false
+    }
+}
+
+impl MemberFault for MemberError {
+    fn is_source_failure(&self) -> bool {
+        self.source_failed
+    }
+}
+
+impl MemberFault for String {}
+impl MemberFault for &str {}
+impl MemberFault for liveramp_identity_mapping::Error {}
+impl MemberFault for serde_json::Error {}
+
+/// An I/O error is the source failing.
+impl MemberFault for std::io::Error {
+    fn is_source_failure(&self) -> bool {
+        true
+    }
 }
 
 impl fmt::Display for MemberError {
@@ -26,7 +74,8 @@ impl std::error::Error for MemberError {}
 
 /// Reads profiles from NDJSON, one item per line (so an item's position is its line number):
 /// a valid profile, or a [`MemberError`] for a line that is not one (an empty line included).
-/// A read error of the underlying source ends the iteration with one last error item.
+/// A read error of the underlying source ends the iteration with one last error item whose
+/// `source_failed` is set, so a delivery stops instead of publishing a truncated audience.
 pub struct NdjsonMembers<R> {
     reader: R,
     line: u64,
@@ -52,9 +101,11 @@ impl<R: BufRead> NdjsonMembers<R> {
             done: false,
         }
     }
+}
 
+impl<T: Read> NdjsonMembers<BufReader<T>> {
     /// Reads profiles from any reader (buffered here).
-    pub fn from_reader<T: Read>(reader: T) -> NdjsonMembers<BufReader<T>> {
+    pub fn from_reader(reader: T) -> Self {
         NdjsonMembers::new(BufReader::with_capacity(256 * 1024, reader))
     }
 }
@@ -79,21 +130,22 @@ impl<R: BufRead> Iterator for NdjsonMembers<R> {
                     line = rest;
                 }
                 if line.iter().all(u8::is_ascii_whitespace) {
-                    return Some(Err(MemberError {
-                        line: self.line,
-                        message: "empty line: each line must be one profile JSON object".to_owned(),
-                    }));
+                    return Some(Err(MemberError::malformed(
+                        self.line,
+                        "empty line: each line must be one profile JSON object",
+                    )));
                 }
-                Some(Profile::from_json_slice(line).map_err(|e| MemberError {
-                    line: self.line,
-                    message: e.to_string(),
-                }))
+                Some(
+                    Profile::from_json_slice(line)
+                        .map_err(|e| MemberError::malformed(self.line, e.to_string())),
+                )
             }
             Err(e) => {
                 self.done = true;
                 Some(Err(MemberError {
                     line: self.line + 1,
                     message: format!("could not read the member file: {e}"),
+                    source_failed: true,
                 }))
             }
         }

@@ -220,18 +220,12 @@ fn any_iterator_is_a_member_source_and_errors_are_reported_by_position() {
     let audience = Audience::new("42", "Small");
     let items = (0..40).map(|i| {
         if i == 2 {
-            Err(MemberError {
-                line: 3,
-                message: "bad".into(),
-            })
+            Err(MemberError::malformed(3, "bad"))
         } else {
             liveramp_identity_mapping::Profile::from_json_line(
                 &liveramp_connector::generate::member_line(9, i),
             )
-            .map_err(|e| MemberError {
-                line: i + 1,
-                message: e.to_string(),
-            })
+            .map_err(|e| MemberError::malformed(i + 1, e.to_string()))
         }
     });
     let report = connector.deliver(&audience, items, date()).unwrap();
@@ -436,6 +430,49 @@ fn cancellation_publishes_nothing_and_records_the_failure() {
     assert_eq!(
         err.to_string(),
         "the delivery of audience 17095 was cancelled before it finished"
+    );
+    assert_eq!(fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
+}
+
+/// Yields its data, then fails like a disk read error would.
+struct FailingReader {
+    data: std::io::Cursor<Vec<u8>>,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.data.read(buf)?;
+        if n == 0 {
+            return Err(std::io::Error::other("device went away"));
+        }
+        Ok(n)
+    }
+}
+
+/// A member file that fails to be read part-way (an I/O error, not a malformed line) must not
+/// be published truncated: the delivery stops, nothing is in the folder, and the ledger
+/// records the failure so the next run tries again.
+#[test]
+fn a_source_that_fails_part_way_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "", false);
+    let audience = config.audiences[0].clone();
+    let connector = Connector::new(config).unwrap();
+
+    let mut data = Vec::new();
+    for i in 0..100 {
+        data.extend_from_slice(liveramp_connector::generate::member_line(5, i).as_bytes());
+        data.push(b'\n');
+    }
+    let members = NdjsonMembers::from_reader(FailingReader {
+        data: std::io::Cursor::new(data),
+    });
+
+    let err = connector.deliver(&audience, members, date()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "reading the members of audience 17095 failed at member 101 (line 101: could not read \
+         the member file: device went away); nothing was published (fix the source and run again)"
     );
     assert_eq!(fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
 }
