@@ -306,3 +306,105 @@ fn check_prints_what_was_checked() {
     );
     assert!(stdout.contains("  expires: never\n"), "{stdout}");
 }
+
+/// Waits (bounded) until `done` holds, polling every 100 ms; false if it never does.
+fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
+}
+
+/// The names of the files in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `liveramp daemon` catches up the most recent night at start (its midnight in New York has
+/// always passed), delivers both files of it, records them in the ledger, and stops with exit
+/// code 0 on SIGTERM; started again the same night, it delivers nothing twice.
+#[test]
+fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
+    let dir = demo_copy(40);
+    let config = dir.path().join("connector.toml");
+    let out = dir.path().join("out");
+    let journal = dir.path().join("state").join("ledger.jsonl");
+    // The run date of the most recent midnight in New York: the first line of `schedule`
+    // gives the next run; the night being caught up is the day before it.
+    let next = liveramp()
+        .args(["schedule", "--config"])
+        .arg(&config)
+        .args(["--count", "1"])
+        .output()
+        .unwrap();
+    let next_date = text(&next.stdout)[..10].to_owned();
+    let caught_up = chrono::NaiveDate::parse_from_str(&next_date, "%Y-%m-%d")
+        .unwrap()
+        .pred_opt()
+        .unwrap();
+    let expected = vec![
+        format!("3242_17095-D_{caught_up}.csv.gpg"),
+        format!("3242_17095-PII_{caught_up}.csv.gpg"),
+    ];
+
+    let delivered_entries = || {
+        fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("\"delivered\""))
+            .count()
+    };
+    let run_daemon_until_idle = |expect_delivered: usize| {
+        let mut child = liveramp()
+            .args(["daemon", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let reached = wait_until(std::time::Duration::from_secs(60), || {
+            names(&out) == expected && delivered_entries() == expect_delivered
+        });
+        // Give a second daemon the time to (wrongly) deliver again before stopping it.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut status = None;
+        let stopped = wait_until(std::time::Duration::from_secs(30), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        if !stopped {
+            child.kill().unwrap();
+        }
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(reached, "the daemon did not deliver {expected:?}: {stderr}");
+        assert!(stopped, "the daemon did not stop on SIGTERM: {stderr}");
+        assert_eq!(status.unwrap().code(), Some(0), "{stderr}");
+    };
+
+    run_daemon_until_idle(2);
+    assert_eq!(names(&out), expected);
+    assert_eq!(delivered_entries(), 2);
+
+    // A second daemon the same night finds both delivered and sends nothing again.
+    run_daemon_until_idle(2);
+    assert_eq!(names(&out), expected);
+    assert_eq!(delivered_entries(), 2);
+}
