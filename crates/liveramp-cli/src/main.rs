@@ -86,8 +86,8 @@ enum Command {
     /// Normalise (or hash) values read from stdin, one per line.
     Normalize {
         /// What the values are.
-        #[arg(value_enum)]
-        kind: Kind,
+        #[arg(value_parser = kind_parser())]
+        kind: normalize::Kind,
         /// Print this hash of the normalised value instead (md5, sha1, sha256).
         #[arg(long, value_name = "ALG")]
         hash: Option<String>,
@@ -108,19 +108,6 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Kind {
-    Email,
-    Phone,
-    Idfa,
-    Aaid,
-    Zip,
-    State,
-    Country,
-    Name,
-    City,
 }
 
 /// A failure and its exit code.
@@ -511,7 +498,18 @@ fn schedule(config_path: &Path, after: Option<DateTime<Utc>>, count: usize) -> R
     Ok(0)
 }
 
-fn normalize_values(kind: Kind, hash: Option<&str>, explain: bool) -> Result<u8, Failure> {
+/// `KIND` of `liveramp normalize`: the names `pii-normalize` gives its kinds, listed in `--help`.
+fn kind_parser() -> impl clap::builder::TypedValueParser<Value = normalize::Kind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(normalize::Kind::ALL.map(normalize::Kind::as_str))
+        .try_map(|name| name.parse::<normalize::Kind>())
+}
+
+fn normalize_values(
+    kind: normalize::Kind,
+    hash: Option<&str>,
+    explain: bool,
+) -> Result<u8, Failure> {
     let algorithm = match hash {
         None => None,
         Some(name) => Some(name.parse::<normalize::HashAlgorithm>().map_err(|_| {
@@ -528,17 +526,7 @@ fn normalize_values(kind: Kind, hash: Option<&str>, explain: bool) -> Result<u8,
             .context("could not read stdin")
             .map_err(Failure::delivery)?;
         let line = line.strip_suffix('\r').unwrap_or(&line);
-        let result = match kind {
-            Kind::Email => normalize::Email::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Phone => normalize::Phone::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Idfa => normalize::Idfa::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Aaid => normalize::Aaid::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Zip => normalize::Zip::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::State => normalize::State::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Country => normalize::Country::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::Name => normalize::PersonName::parse(line).map(|v| v.as_str().to_owned()),
-            Kind::City => normalize::City::parse(line).map(|v| v.as_str().to_owned()),
-        };
+        let result = kind.normalize(line);
         let written = match result {
             Ok(value) => match algorithm {
                 Some(a) => writeln!(out, "{}", normalize::hex_digest(a, &value)),

@@ -84,6 +84,7 @@ mod device;
 mod email;
 mod error;
 mod hash;
+mod kind;
 mod macros;
 mod nanp;
 mod phone;
@@ -97,6 +98,7 @@ pub use hash::{
     HashAlgorithm, HexDigest, UnknownHashAlgorithm, digest, hex_digest, hex_digest_into,
     looks_hashed,
 };
+pub use kind::{Kind, UnknownKind};
 pub use phone::Phone;
 pub use postal::{Country, State, Zip};
 pub use text::{City, PersonName};
