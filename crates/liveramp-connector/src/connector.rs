@@ -620,7 +620,10 @@ impl Connector {
                     },
                 };
                 if let Err(e) = result {
-                    file.failed = Some(format!("writing the file failed: {e}"));
+                    file.failed = Some(format!(
+                        "writing the file in {} failed: {e}",
+                        spool_dir.display()
+                    ));
                     file.writer = None;
                     continue;
                 }
@@ -650,7 +653,8 @@ impl Connector {
                 (Some(writer), None) => match writer.finish() {
                     Ok(summary) => summary,
                     Err(e) => {
-                        let message = format!("finishing the file failed: {e}");
+                        let message =
+                            format!("finishing the file in {} failed: {e}", spool_dir.display());
                         self.fail_file(&mut file, message)?;
                         report.files.push(file.report);
                         continue;
