@@ -72,6 +72,40 @@ impl fmt::Display for MemberError {
 
 impl std::error::Error for MemberError {}
 
+/// The error's text without the JSON value it quotes: serde's "invalid type: string
+/// \"jane@example.com\", expected a sequence" would put a member's email or phone into the
+/// report and the output; the value is withheld, the rest (what was expected, where) kept.
+fn without_values(e: &liveramp_identity_mapping::Error) -> String {
+    use liveramp_identity_mapping::Error;
+    let Error::InvalidProfile { problem, column } = e else {
+        return e.to_string();
+    };
+    let problem = if [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ]
+    .iter()
+    .any(|p| problem.starts_with(p))
+        && let Some(start) = problem.find(['"', '`'])
+    {
+        let end = problem.rfind(", expected").filter(|&end| end > start);
+        format!(
+            "{}(value withheld){}",
+            &problem[..start],
+            end.map_or("", |end| &problem[end..])
+        )
+    } else {
+        problem.clone()
+    };
+    Error::InvalidProfile {
+        problem,
+        column: *column,
+    }
+    .to_string()
+}
+
 /// Reads profiles from NDJSON, one item per line (so an item's position is its line number):
 /// a valid profile, or a [`MemberError`] for a line that is not one (an empty line included).
 /// A read error of the underlying source ends the iteration with one last error item whose
@@ -137,7 +171,7 @@ impl<R: BufRead> Iterator for NdjsonMembers<R> {
                 }
                 Some(
                     Profile::from_json_slice(line)
-                        .map_err(|e| MemberError::malformed(self.line, e.to_string())),
+                        .map_err(|e| MemberError::malformed(self.line, without_values(&e))),
                 )
             }
             Err(e) => {
@@ -148,6 +182,43 @@ impl<R: BufRead> Iterator for NdjsonMembers<R> {
                     source_failed: true,
                 }))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_member_messages_withhold_the_values_they_quote() {
+        let lines = [
+            (
+                r#"{"user_identities": "jane.doe@example.com"}"#,
+                "line 1: not a valid mParticle profile: invalid type: string (value withheld), \
+                 expected a sequence (at column 42)",
+            ),
+            (
+                r#"{"user_identities": 5551234567}"#,
+                "line 2: not a valid mParticle profile: invalid type: integer (value withheld), \
+                 expected a sequence (at column 30)",
+            ),
+            (
+                r#"{"mpid": [1]}"#,
+                "line 3: not a valid mParticle profile: invalid type: sequence, expected a \
+                 string, a number or null (at column 10)",
+            ),
+            (
+                "not json",
+                "line 4: not a valid mParticle profile: expected ident (at column 2)",
+            ),
+        ];
+        let text: String = lines.iter().flat_map(|(l, _)| [*l, "\n"]).collect();
+        let errors: Vec<String> = NdjsonMembers::from_reader(text.as_bytes())
+            .map(|m| m.unwrap_err().to_string())
+            .collect();
+        for (error, (_, expected)) in errors.iter().zip(lines) {
+            assert!(error.starts_with(expected), "{error}");
         }
     }
 }

@@ -226,7 +226,7 @@ impl SftpSettings {
 impl fmt::Debug for SftpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SftpSettings")
-            .field("url", &self.url)
+            .field("url", &redacted_url(&self.url))
             .field("port", &self.port)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
@@ -367,10 +367,27 @@ struct ParsedUrl {
     path: Option<String>,
 }
 
+/// `url` with the password of a `user:password@host` form replaced by `***`, for `Debug` and
+/// error messages (such a URL is refused, but the refusal must not print the password).
+fn redacted_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let authority = &url[start..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) if userinfo.contains(':') => {
+            let colon = start + userinfo.find(':').unwrap_or(0);
+            let at = start + userinfo.len();
+            format!("{}:***{}", &url[..colon], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn parse_url(url: &str) -> Result<ParsedUrl> {
+    let shown = redacted_url(url);
     let bad = |why: &str| {
         Error::InvalidSettings(format!(
-            "`url` `{url}` {why}: use e.g. `files.liveramp.com` or `sftp://host:port/folder`"
+            "`url` `{shown}` {why}: use e.g. `files.liveramp.com` or `sftp://host:port/folder`"
         ))
     };
     let trimmed = url.trim();
@@ -535,6 +552,29 @@ mod tests {
 
     fn p(url: &str) -> ParsedUrl {
         parse_url(url).unwrap()
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_without_being_printed() {
+        let url = "sftp://acme:hunter2-url-secret@files.liveramp.com:22/uploads";
+        let e = parse_url(url).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid SFTP settings: `url` `sftp://acme:***@files.liveramp.com:22/uploads` \
+             contains a password: put it in `password`, never in the URL: use e.g. \
+             `files.liveramp.com` or `sftp://host:port/folder`"
+        );
+        let settings = SftpSettings::new(url, "acme");
+        let debug = format!("{settings:?} {settings:#?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            settings
+                .endpoint()
+                .is_err_and(|e| !e.to_string().contains("hunter2"))
+        );
+        assert_eq!(redacted_url("a:b@h"), "a:***@h");
+        assert_eq!(redacted_url("sftp://a@h/x:y@z"), "sftp://a@h/x:y@z");
+        assert_eq!(redacted_url("files.liveramp.com"), "files.liveramp.com");
     }
 
     #[test]
