@@ -199,9 +199,22 @@ impl Connector {
             passphrase_env: Some(var),
             ..
         } = &mut config.destination
-            && let Ok(value) = std::env::var(var.as_str())
         {
-            settings.private_key_passphrase = Some(value.into());
+            match std::env::var(var.as_str()) {
+                Ok(value) if !value.is_empty() => {
+                    settings.private_key_passphrase = Some(value.into());
+                }
+                _ => {
+                    return Err(Error::Config(crate::ConfigError {
+                        source_file: config.source.clone(),
+                        problems: vec![format!(
+                            "sftp.private_key_passphrase_env: the environment variable {var} is \
+                             not set; export it with the private key's passphrase, or remove the \
+                             setting if the key has none"
+                        )],
+                    }));
+                }
+            }
         }
         fs::create_dir_all(&config.state_dir).map_err(|e| Error::Io {
             action: "create the state folder",
