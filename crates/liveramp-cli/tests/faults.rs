@@ -164,10 +164,10 @@ fn remote_part_bytes(remote: &Path) -> Option<u64> {
 fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_completes() {
     let mut sshd = Sshd::start();
     let remote = sshd.upload_dir("uploads");
-    // ~1.5 MB/s: the upload phase lasts about as long as the build phase.
-    let throttle = Throttle::start(sshd.port, 1_500_000);
+    // 800 kB/s: the upload phase lasts about as long as the build phase.
+    let throttle = Throttle::start(sshd.port, 800_000);
     let dir = tempfile::tempdir().unwrap();
-    generate_members(&dir.path().join("members.ndjson"), MEMBERS, 11);
+    generate_members(&dir.path().join("members.ndjson"), 5000, 11);
     let config = Setup::new(&sshd, throttle.port, &remote).write(dir.path());
     let state = dir.path().join("state");
     let reference = Reference::build(&config, &state);
@@ -190,7 +190,7 @@ fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_complete
     .unwrap()
         | 1;
     let initial_seed = seed;
-    let mut points: Vec<KillAt> = [0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8]
+    let mut points: Vec<KillAt> = [0.1, 0.3, 0.5, 0.65, 0.8]
         .iter()
         .map(|f| {
             let jitter = (next(&mut seed) % 50) as f64 / 1000.0; // 0..5% of the run
@@ -199,8 +199,8 @@ fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_complete
         .collect();
     points.extend([
         KillAt::UploadStarted,
-        KillAt::UploadedBytes(400_000),
-        KillAt::UploadedBytes(1_000_000),
+        KillAt::UploadedBytes(300_000),
+        KillAt::UploadedBytes(600_000),
         KillAt::FirstPublished,
     ]);
 
