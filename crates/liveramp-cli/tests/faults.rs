@@ -409,6 +409,11 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
         "the error names the folder: {all}"
     );
     assert!(all.contains("No space left on device"), "{all}");
+    eprintln!("disk full: {all}");
+    assert!(
+        names_in(&small.path.join("spool")).is_empty(),
+        "the unfinished spool file is removed"
+    );
     let (entries, torn) = ledger_entries(&small.path);
     assert!(!torn, "{all}");
     assert!(
@@ -528,6 +533,9 @@ fn sigterm_during_daemon_delivery_stops_cleanly_and_records_the_outcome() {
         assert!(stopped, "{case}: not stopped 30 s after SIGTERM: {stderr}");
         assert_eq!(out.status.code(), Some(0), "{case}: {stderr}");
         eprintln!("{case}: stopped {:?} after SIGTERM", signalled.elapsed());
+        for e in &ledger_entries(&state).0 {
+            eprintln!("  {} {} {}", e["data_type"], e["event"], e["error"]);
+        }
 
         check_invariants(&remote, &state, &reference, case);
         // Every started attempt has an outcome.
