@@ -14,10 +14,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use support::{
-    Auth, FileWatcher, Gpg, Setup, Sshd, TEST_PASSWORD, files_under, generate_members, liveramp,
-    names_in, text,
+    Auth, FileWatcher, Gpg, Setup, Sshd, TEST_PASSWORD, Throttle, files_under, generate_members,
+    liveramp, names_in, text, wait_until,
 };
 
 /// Everything a run left readable: stdout, stderr, the report and every file of the state
@@ -413,18 +414,22 @@ fn looks_like_plaintext_csv(head: &[u8]) -> bool {
 /// panic (a drop guard); no input makes the binary panic, so that path is not driven here.
 #[test]
 fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() {
-    let sshd = Sshd::start();
+    let mut sshd = Sshd::start();
+    let throttle = Throttle::start(sshd.port, 1_000_000);
     let members = tempfile::tempdir().unwrap();
     generate_members(&members.path().join("members.ndjson"), 3000, 23);
-    for (case, encrypt, remote_exists) in [
-        ("plaintext, delivered", false, true),
-        ("plaintext, upload refused", false, false),
-        ("encrypted, delivered", true, true),
+    // (case, encryption, how the upload ends: 0 delivered, 1 server killed mid-upload with
+    // no retries left, 2 remote folder missing)
+    for (case, encrypt, ending) in [
+        ("plaintext, delivered", false, 0),
+        ("plaintext, server killed mid-upload", false, 1),
+        ("plaintext, remote folder missing", false, 2),
+        ("encrypted, delivered", true, 0),
     ] {
-        let remote = if remote_exists {
-            sshd.upload_dir(&format!("uploads-{encrypt}"))
-        } else {
+        let remote = if ending == 2 {
             sshd.dir.path().join("no-such-folder")
+        } else {
+            sshd.upload_dir(&format!("uploads-{case}").replace([' ', ','], "-"))
         };
         let dir = tempfile::tempdir().unwrap();
         fs::copy(
@@ -434,30 +439,48 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
         .unwrap();
         let tmp = dir.path().join("tmp");
         fs::create_dir(&tmp).unwrap();
-        let mut setup = Setup::new(&sshd, sshd.port, &remote);
+        let mut setup = Setup::new(&sshd, throttle.port, &remote);
         setup.encrypt = encrypt;
+        setup.retry = (1, "10ms", "10ms");
         let config = setup.write(dir.path());
         let state = dir.path().join("state");
         let watcher = FileWatcher::start(vec![state.clone(), tmp.clone()]);
-        let out = liveramp()
+        let child = liveramp()
             .args(["run", "--config"])
             .arg(&config)
             .args(["--date", "2026-07-01"])
             .env("TMPDIR", &tmp)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        if ending == 1 {
+            let uploading = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
+                names_in(&remote).iter().any(|n| {
+                    n.starts_with('.')
+                        && fs::metadata(remote.join(n)).is_ok_and(|m| m.len() >= 50_000)
+                })
+            });
+            sshd.stop();
+            assert!(uploading, "{case}: no upload started");
+        }
+        let out = child.wait_with_output().unwrap();
+        if ending == 1 {
+            sshd.restart();
+        }
         let seen = watcher.stop();
         let said = text(&out.stdout) + &text(&out.stderr);
         assert_eq!(
             out.status.code(),
-            Some(i32::from(!remote_exists)),
+            Some(i32::from(ending != 0)),
             "{case}: {said}"
         );
         let spool = state.join("spool");
         let spooled: Vec<(&PathBuf, &(u32, Vec<u8>))> =
             seen.iter().filter(|(p, _)| p.starts_with(&spool)).collect();
+        // (A missing folder may be found before anything is spooled.)
         assert!(
-            !spooled.is_empty(),
+            ending == 2 || !spooled.is_empty(),
             "{case}: the watcher saw the spool files"
         );
         for (path, (mode, head)) in &seen {
