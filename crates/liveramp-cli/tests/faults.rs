@@ -212,16 +212,16 @@ fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_complete
         let when = format!("kill -9 at {point:?} of run {date} (seed {initial_seed})");
         let mut child = spawn_run(&config, &date);
         let started = Instant::now();
-        let reached = wait_until(
-            Duration::from_secs(60),
-            Duration::from_millis(1),
-            || match *point {
-                KillAt::Delay(d) => started.elapsed() >= d,
-                KillAt::UploadStarted => remote_part_bytes(&remote).is_some(),
-                KillAt::UploadedBytes(n) => remote_part_bytes(&remote).is_some_and(|b| b >= n),
-                KillAt::FirstPublished => finals(&date).iter().any(|n| remote.join(n).exists()),
-            },
-        );
+        let reached = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
+            // A run that finished before the point was reached is simply not killed.
+            child.try_wait().ok().flatten().is_some()
+                || match *point {
+                    KillAt::Delay(d) => started.elapsed() >= d,
+                    KillAt::UploadStarted => remote_part_bytes(&remote).is_some(),
+                    KillAt::UploadedBytes(n) => remote_part_bytes(&remote).is_some_and(|b| b >= n),
+                    KillAt::FirstPublished => finals(&date).iter().any(|n| remote.join(n).exists()),
+                }
+        });
         let exited_before = child.try_wait().unwrap().is_some();
         let part = remote_part_bytes(&remote);
         let published = finals(&date)
