@@ -511,3 +511,67 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
         assert!(names_in(&tmp).is_empty(), "{case}: left in TMPDIR");
     }
 }
+
+/// `kill -9` leaves no chance to clean up: a run killed while building leaves its spool files
+/// (plaintext here, `0600`). The next delivery of the same stream removes them, even when it
+/// is for another night (the killed night may never be delivered again).
+#[test]
+fn spool_files_left_by_kill9_are_removed_by_the_next_delivery_of_another_night() {
+    let sshd = Sshd::start();
+    let remote = sshd.upload_dir("uploads");
+    let dir = tempfile::tempdir().unwrap();
+    generate_members(&dir.path().join("members.ndjson"), 3000, 24);
+    let config = Setup::new(&sshd, sshd.port, &remote).write(dir.path());
+    let spool = dir.path().join("state").join("spool");
+    let mut child = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--date", "2026-08-01"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let building = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
+        names_in(&spool).len() == 2
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(building, "the spool files never appeared");
+    let left = names_in(&spool);
+    assert_eq!(
+        left,
+        [
+            "3242_17095-D_2026-08-01.csv",
+            "3242_17095-PII_2026-08-01.csv"
+        ]
+    );
+    for name in &left {
+        let permissions = fs::metadata(spool.join(name)).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&permissions) & 0o777,
+            0o600
+        );
+    }
+
+    let out = liveramp()
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--date", "2026-08-02"])
+        .env("LIVERAMP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("left by a delivery that did not finish"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(names_in(&spool), Vec::<String>::new());
+    assert_eq!(
+        names_in(&remote),
+        [
+            "3242_17095-D_2026-08-02.csv",
+            "3242_17095-PII_2026-08-02.csv"
+        ]
+    );
+}

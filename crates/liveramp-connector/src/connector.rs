@@ -476,7 +476,10 @@ impl Connector {
                     .begin(&delivery.on(run_date), Utc::now(), options.force)
                     .map_err(|source| self.ledger_error(source))?
                 {
-                    Begin::Claimed(claim) => Some(claim),
+                    Begin::Claimed(claim) => {
+                        remove_stale_spool(&spool_dir, hidden, &file.name, run_date);
+                        Some(claim)
+                    }
                     Begin::AlreadyDelivered(record) => {
                         info!(file = %file.name, "already delivered for this run date: skipped");
                         file.status = FileStatus::AlreadyDelivered;
@@ -937,6 +940,44 @@ fn preview(summary: &FileSummary<Spooled>) -> Vec<String> {
         .take(PREVIEW_ROWS + 1)
         .map_while(Result::ok)
         .collect()
+}
+
+/// Removes what a killed process (`kill -9`, power loss: no drop guard ran) left in the spool
+/// for this delivery stream, whatever its run date: plaintext PII when encryption is off. Safe
+/// because the caller holds the stream's ledger claim, so no other process is building these
+/// files. `name` is this run's file name; its part before the run date identifies the stream.
+fn remove_stale_spool(dir: &Path, hidden: bool, name: &str, run_date: NaiveDate) {
+    let Some(at) = name.find(&run_date.format("%Y-%m-%d").to_string()) else {
+        return;
+    };
+    let stream = &name[..at];
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let stale = if hidden {
+            // In a destination folder only our hidden `.NAME.part` files, never a final file.
+            file_name
+                .strip_prefix('.')
+                .is_some_and(|rest| rest.starts_with(stream))
+                && Path::new(file_name)
+                    .extension()
+                    .is_some_and(|e| e == "part")
+        } else {
+            file_name.starts_with(stream)
+        };
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            warn!(
+                "removing {}, left by a delivery that did not finish",
+                entry.path().display()
+            );
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), Error> {
