@@ -1,9 +1,8 @@
 //! One delivery: members -> mapping -> CSV files -> gzip -> encryption -> spool -> publish.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -14,7 +13,7 @@ use liveramp_file_format::{
     CsvFileWriter, DataType, FileName, FileSummary, HeaderCheck, HeaderFingerprint, Limits,
     PartSink, RejectReason, WriterOptions,
 };
-use liveramp_identity_mapping::{MappedMember, Mapper, Profile};
+use liveramp_identity_mapping::{Mapper, Profile};
 use liveramp_scheduler::{
     Begin, CancelHandle, Claim, Delivered, DeliveredFile, DeliveryId, FileLedger, Ledger, Outcome,
 };
@@ -25,15 +24,13 @@ use tracing::{info, info_span, warn};
 use crate::config::{Audience, Config, Destination};
 use crate::error::Error;
 use crate::members::MemberFault;
+use crate::pipeline::{self, Batch, Consume, ITER_BATCH, Renderer};
 use crate::report::{
     FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
 };
 
 /// How many rows of each file a dry run previews (besides the header).
 const PREVIEW_ROWS: usize = 5;
-
-/// How often (in members) cancellation is checked and progress reported.
-const TICK: u64 = 4096;
 
 /// Options of one delivery besides the audience, members and run date.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +45,9 @@ pub struct DeliverOptions {
     pub dry_run_dir: Option<PathBuf>,
     /// Only these data types (default: those the configuration selects).
     pub data_types: Option<Vec<DataType>>,
+    /// Worker threads of [`Connector::deliver_ndjson`] and [`Connector::map_only`] (default:
+    /// the machine's available parallelism). The output does not depend on it.
+    pub threads: Option<usize>,
 }
 
 impl DeliverOptions {
@@ -83,6 +83,38 @@ impl DeliverOptions {
         self.data_types = Some(types);
         self
     }
+
+    /// Sets [`threads`](Self::threads) (0 means the default).
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = (threads > 0).then_some(threads);
+        self
+    }
+
+    /// The worker threads to use: [`threads`](Self::threads) or the available parallelism.
+    pub fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
+/// What [`Connector::map_only`] found: the members and rows a delivery would write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MapSummary {
+    /// Valid profiles.
+    pub members: u64,
+    /// Malformed lines (not valid profiles, or longer than `max_member_line_bytes`).
+    pub malformed_members: u64,
+    /// Rows of the device file.
+    pub device_rows: u64,
+    /// Rows of the PII file.
+    pub pii_rows: u64,
+    /// Bytes of CSV rendered (rows only, headers not counted).
+    pub csv_bytes: u64,
+    /// Values or members not sent, by reason code, over both data types.
+    pub rejected: BTreeMap<String, u64>,
 }
 
 /// What `liveramp check` shows.
@@ -362,6 +394,150 @@ impl Connector {
         I: IntoIterator<Item = Result<Profile, E>>,
         E: MemberFault,
     {
+        let mut members = Some(members);
+        self.deliver_core(
+            audience,
+            run_date,
+            options,
+            progress,
+            &mut |types, consume| {
+                let Some(members) = members.take() else {
+                    return;
+                };
+                let mut renderer = Renderer::new(&self.mapper, types);
+                let mut batch = Batch::default();
+                let mut position: u64 = 0;
+                for item in members {
+                    position += 1;
+                    match item {
+                        Ok(profile) => renderer.render(position, &profile, &mut batch),
+                        Err(e) if e.is_source_failure() => {
+                            batch.failure = Some((position, e.to_string()));
+                            break;
+                        }
+                        Err(e) => batch.malformed(position, &e),
+                    }
+                    if batch.items() >= ITER_BATCH {
+                        if !consume(&batch) {
+                            return;
+                        }
+                        batch.clear();
+                    }
+                }
+                let _ = consume(&batch);
+            },
+        )
+    }
+
+    /// Delivers one audience from raw NDJSON (one profile JSON per line), like
+    /// [`deliver_with`](Self::deliver_with) but on [`DeliverOptions::threads`] worker threads:
+    /// lines are read in chunks on one thread, parsed, mapped, normalised, hashed and rendered
+    /// as CSV rows on the workers, and written (limits, splitting, gzip, encryption, hashing)
+    /// in input order on the calling thread. The files are byte-identical whatever the thread
+    /// count, and identical to what `deliver_with` writes for the same members.
+    ///
+    /// A line longer than [`Config::max_member_line_bytes`] is reported as malformed with its
+    /// line number without being held in memory; memory does not grow with the audience or
+    /// with the longest line. A read error stops the delivery with
+    /// [`Error::MemberSource`] and publishes nothing.
+    pub fn deliver_ndjson<R: BufRead + Send>(
+        &self,
+        audience: &Audience,
+        reader: R,
+        run_date: NaiveDate,
+        options: &DeliverOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Report, Error> {
+        let mut reader = Some(reader);
+        let threads = options.thread_count();
+        let max_line = self.config.max_member_line_bytes;
+        self.deliver_core(
+            audience,
+            run_date,
+            options,
+            progress,
+            &mut |types, consume| {
+                if let Some(reader) = reader.take() {
+                    pipeline::run(reader, &self.mapper, types, threads, max_line, consume);
+                }
+            },
+        )
+    }
+
+    /// Runs exactly the stages before the files (read, parse, map, normalise, hash, render
+    /// CSV rows) on [`DeliverOptions::threads`] threads, writing nothing: the compute ceiling
+    /// of a delivery, and a quick way to see what a member file would give.
+    ///
+    /// Renders the data types the configuration selects (or [`DeliverOptions::data_types`]).
+    pub fn map_only<R: BufRead + Send>(
+        &self,
+        reader: R,
+        options: &DeliverOptions,
+    ) -> Result<MapSummary, Error> {
+        let types = self.selected_types(options);
+        let mut summary = MapSummary::default();
+        let mut failure = None;
+        pipeline::run(
+            reader,
+            &self.mapper,
+            &types,
+            options.thread_count(),
+            self.config.max_member_line_bytes,
+            |batch| {
+                summary.members += batch.members;
+                summary.malformed_members += batch.malformed.len() as u64;
+                summary.device_rows += batch.device.len() as u64;
+                summary.pii_rows += batch.pii.len() as u64;
+                summary.csv_bytes += batch.device.byte_len() + batch.pii.byte_len();
+                for (code, n) in batch.device.counts.iter().chain(&batch.pii.counts) {
+                    *summary.rejected.entry((*code).to_owned()).or_default() += n;
+                }
+                if let Some(f) = &batch.failure {
+                    failure = Some(f.clone());
+                    return false;
+                }
+                !self.cancel.is_cancelled()
+            },
+        );
+        if let Some((line, message)) = failure {
+            return Err(Error::MemberSource {
+                audience: String::new(),
+                line,
+                message,
+            });
+        }
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled {
+                audience: String::new(),
+            });
+        }
+        Ok(summary)
+    }
+
+    fn selected_types(&self, options: &DeliverOptions) -> Vec<DataType> {
+        self.config
+            .data_types()
+            .into_iter()
+            .filter(|t| {
+                options
+                    .data_types
+                    .as_ref()
+                    .is_none_or(|only| only.contains(t))
+            })
+            .collect()
+    }
+
+    /// The delivery around the member pass: ledger, files, publishing. `produce` runs the
+    /// members of the given data types through the consumer, batch by batch, in order, and
+    /// stops when it returns `false`.
+    fn deliver_core(
+        &self,
+        audience: &Audience,
+        run_date: NaiveDate,
+        options: &DeliverOptions,
+        progress: &mut dyn FnMut(u64),
+        produce: &mut dyn FnMut(&[DataType], &mut Consume<'_>),
+    ) -> Result<Report, Error> {
         let span = info_span!("audience", id = %audience.id, run_date = %run_date);
         let _entered = span.enter();
         let started = Instant::now();
@@ -382,16 +558,7 @@ impl Connector {
             duration_ms: 0,
         };
 
-        let types: Vec<DataType> = config
-            .data_types()
-            .into_iter()
-            .filter(|t| {
-                options
-                    .data_types
-                    .as_ref()
-                    .is_none_or(|only| only.contains(t))
-            })
-            .collect();
+        let types = self.selected_types(options);
 
         // Where files are built: the destination folder itself (hidden `.NAME.part` names,
         // renamed into place), a private spool for SFTP, or the dry-run folder.
@@ -560,80 +727,68 @@ impl Connector {
 
         // One pass over the members feeds every file.
         let build_started = Instant::now();
-        let mut mapped = MappedMember::new();
-        let mut position: u64 = 0;
-        for item in members {
-            position += 1;
-            if position.is_multiple_of(TICK) {
-                progress(report.members);
-                if self.cancel.is_cancelled() {
-                    return Err(self.cancel_all(open, &audience.id));
+        let open_types: Vec<DataType> = open.iter().map(|f| f.data_type).collect();
+        let mut failure: Option<(u64, String)> = None;
+        let mut cancelled = false;
+        produce(&open_types, &mut |batch: &Batch| {
+            report.members += batch.members;
+            report.malformed_members += batch.malformed.len() as u64;
+            for (line, error) in &batch.malformed {
+                if report.malformed.len() >= MAX_LISTED_MALFORMED {
+                    break;
                 }
+                report.malformed.push(MalformedMember {
+                    line: *line,
+                    error: error.clone(),
+                });
             }
-            let profile = match item {
-                Ok(profile) => profile,
-                Err(e) if e.is_source_failure() => {
-                    let error = Error::MemberSource {
-                        audience: audience.id.clone(),
-                        line: position,
-                        message: e.to_string(),
-                    };
-                    return Err(self
-                        .abort_all(open, "the member source failed")
-                        .unwrap_or(error));
-                }
-                Err(e) => {
-                    report.malformed_members += 1;
-                    if report.malformed.len() < MAX_LISTED_MALFORMED {
-                        report.malformed.push(MalformedMember {
-                            line: position,
-                            error: e.to_string(),
-                        });
-                    }
-                    continue;
-                }
-            };
-            report.members += 1;
-            self.mapper.map_into(&profile, &mut mapped);
-            let key: Cow<'_, str> = match &profile.mpid {
-                Some(id) => Cow::Borrowed(id.as_str()),
-                None => Cow::Owned(format!("member #{position}")),
-            };
             for file in &mut open {
+                let rows = match file.data_type {
+                    DataType::Device => &batch.device,
+                    DataType::Pii => &batch.pii,
+                };
                 let Some(writer) = file.writer.as_mut() else {
                     continue;
                 };
-                let result = match file.data_type {
-                    DataType::Device => {
-                        let mut result = Ok(());
-                        for row in mapped.device_rows() {
-                            if let Err(e) = writer.write_row(&key, &row.fields()) {
-                                result = Err(e);
-                                break;
-                            }
-                        }
-                        result
+                let mut failed = None;
+                for (key, line) in rows.iter() {
+                    if let Err(e) = writer.write_encoded_row(key, line) {
+                        failed = Some(format!("writing the file failed: {e}"));
+                        break;
                     }
-                    DataType::Pii => match mapped.pii_row() {
-                        Some(row) => writer.write_row(&key, row).map(|_| ()),
-                        None => Ok(()),
-                    },
-                };
-                if let Err(e) = result {
-                    file.failed = Some(format!("writing the file failed: {e}"));
+                }
+                if let Some(message) = failed.or_else(|| rows.failed.clone()) {
+                    file.failed = Some(message);
                     file.writer = None;
                     continue;
                 }
-                let device = file.data_type == DataType::Device;
-                for r in mapped.rejections() {
-                    if (r.column == Some("DEVICE_ID")) == device {
-                        count(&mut file.counts, r.code);
-                    }
+                for (code, n) in &rows.counts {
+                    add(&mut file.counts, code, *n);
                 }
             }
+            if let Some(f) = &batch.failure {
+                failure = Some(f.clone());
+                return false;
+            }
+            progress(report.members);
+            if self.cancel.is_cancelled() {
+                cancelled = true;
+                return false;
+            }
+            true
+        });
+        if let Some((line, message)) = failure {
+            let error = Error::MemberSource {
+                audience: audience.id.clone(),
+                line,
+                message,
+            };
+            return Err(self
+                .abort_all(open, "the member source failed")
+                .unwrap_or(error));
         }
         progress(report.members);
-        if self.cancel.is_cancelled() {
+        if cancelled || self.cancel.is_cancelled() {
             return Err(self.cancel_all(open, &audience.id));
         }
         let build_ms = millis(build_started);
@@ -898,11 +1053,11 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn count(counts: &mut Vec<(&'static str, u64)>, code: &'static str) {
+fn add(counts: &mut Vec<(&'static str, u64)>, code: &'static str, n: u64) {
     if let Some(entry) = counts.iter_mut().find(|(c, _)| *c == code) {
-        entry.1 += 1;
+        entry.1 += n;
     } else {
-        counts.push((code, 1));
+        counts.push((code, n));
     }
 }
 
