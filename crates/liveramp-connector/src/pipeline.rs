@@ -34,8 +34,8 @@ pub(crate) const ITER_BATCH: u64 = 4096;
 enum Line {
     /// `data[start..end]`, its line break removed.
     Text { start: usize, end: usize },
-    /// Longer than the limit: skipped without being held; `bytes` read before giving up
-    /// counting exactly (at least the limit + 1).
+    /// Longer than the limit: skipped without being held; `bytes` is its length (its line
+    /// break not counted).
     TooLong { bytes: u64 },
 }
 
@@ -236,15 +236,10 @@ impl<'m> Renderer<'m> {
                     MemberError::malformed(
                         number,
                         format!(
-                            "the line has {} {bytes} bytes, more than max_member_line_bytes \
+                            "the line has {bytes} bytes, more than max_member_line_bytes \
                              ({max_line}): it was skipped without being read into memory; fix \
                              the export, or raise max_member_line_bytes if such profiles are \
-                             real",
-                            if bytes > max_line + 1 {
-                                "at least"
-                            } else {
-                                "exactly"
-                            }
+                             real"
                         ),
                     )
                     .to_string(),
@@ -360,7 +355,7 @@ fn read_chunks<R: BufRead>(
         reader.consume(consumed);
         if ends_line {
             line_number += 1;
-            push_line(&mut chunk, start, length, too_long, max_line);
+            push_line(&mut chunk, start, length, too_long);
             start = chunk.data.len();
             length = 0;
             too_long = false;
@@ -380,7 +375,7 @@ fn read_chunks<R: BufRead>(
     }
     // A last line without a line break (a file truncated mid-line included).
     if in_line {
-        push_line(&mut chunk, start, length, too_long, max_line);
+        push_line(&mut chunk, start, length, too_long);
     }
     if !chunk.lines.is_empty() || chunk.failure.is_some() {
         chunk.seq = seq;
@@ -388,11 +383,9 @@ fn read_chunks<R: BufRead>(
     }
 }
 
-fn push_line(chunk: &mut RawChunk, start: usize, length: u64, too_long: bool, max_line: u64) {
+fn push_line(chunk: &mut RawChunk, start: usize, length: u64, too_long: bool) {
     if too_long {
-        chunk.lines.push(Line::TooLong {
-            bytes: length.max(max_line + 1),
-        });
+        chunk.lines.push(Line::TooLong { bytes: length });
         return;
     }
     let mut end = chunk.data.len();
