@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -17,7 +18,9 @@ use liveramp_identity_mapping::{Mapper, Profile};
 use liveramp_scheduler::{
     Begin, CancelHandle, Claim, Delivered, DeliveredFile, DeliveryId, FileLedger, Ledger, Outcome,
 };
-use liveramp_sftp_transport::{DirectoryTransport, SftpTransport, Transport};
+use liveramp_sftp_transport::{
+    DirectoryTransport, Receipt, SftpSettings, SftpTransport, Transport,
+};
 use sha2::{Digest, Sha256};
 use tracing::{info, info_span, warn};
 
@@ -702,6 +705,12 @@ impl Connector {
                 } else {
                     self.key.as_ref()
                 },
+                stream_to: match &config.destination {
+                    Destination::Sftp { settings, .. } if !options.dry_run => {
+                        Some(settings.clone())
+                    }
+                    _ => None,
+                },
             };
             let writer_options = WriterOptions {
                 limits: Limits::default(),
@@ -1011,14 +1020,37 @@ impl Connector {
                 out.location = target.display().to_string();
                 out.attempts = 1;
             } else {
-                let mut guard = self.transport_guard();
-                let transport = self.transport_in(&mut guard).map_err(|e| error_chain(&e))?;
-                let receipt = transport
-                    .upload_file(&part.output.path, name)
-                    .map_err(|e| format!("uploading {name} failed: {}", error_chain(&e)))?;
+                // Streamed while it was built: publish it (rename on the server). If the stream
+                // failed, upload the spooled copy (retried per policy).
+                let streamed = part
+                    .output
+                    .stream
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.take())
+                    .map(StreamedPart::commit);
+                let (receipt, earlier) = match streamed {
+                    Some(Ok(receipt)) => (receipt, 0),
+                    other => {
+                        let earlier = match other {
+                            Some(Err(e)) => {
+                                warn!("streaming {name} failed ({e}); uploading the spooled copy");
+                                1
+                            }
+                            _ => 0,
+                        };
+                        let mut guard = self.transport_guard();
+                        let transport =
+                            self.transport_in(&mut guard).map_err(|e| error_chain(&e))?;
+                        let receipt = transport
+                            .upload_file(&part.output.path, name)
+                            .map_err(|e| format!("uploading {name} failed: {}", error_chain(&e)))?;
+                        (receipt, earlier)
+                    }
+                };
                 let _ = fs::remove_file(&part.output.path);
                 out.location = receipt.remote_path;
-                out.attempts = receipt.attempts;
+                out.attempts = receipt.attempts + earlier;
                 out.replaced = receipt.replaced;
                 if receipt.bytes != out.bytes {
                     return Err(format!(
@@ -1111,6 +1143,152 @@ struct Spooled {
     path: PathBuf,
     bytes: u64,
     sha256: String,
+    /// The same bytes streamed to the server, waiting for the commit (SFTP). A `Mutex` only to
+    /// take it out of the shared summary; dropping it aborts the remote temporary file.
+    stream: Mutex<Option<StreamedPart>>,
+}
+
+/// Bytes handed to the uploading thread at a time.
+const STREAM_BUF: usize = 256 * 1024;
+
+/// What the writer sends to a part's uploading thread.
+enum Feed {
+    /// The next bytes of the part.
+    Data(Vec<u8>),
+    /// All bytes were sent and the part may be published: commit (rename) it.
+    Commit,
+}
+
+/// One part being uploaded on its own thread and SFTP session while it is built: the bytes
+/// written to the spool are also sent here (bounded queue, so memory stays flat and a slow
+/// server slows the build instead of filling memory). Dropping it aborts the upload.
+struct StreamedPart {
+    tx: Option<SyncSender<Feed>>,
+    buf: Vec<u8>,
+    result: Receiver<Result<Receipt, String>>,
+}
+
+impl StreamedPart {
+    fn start(settings: &SftpSettings, name: &str) -> StreamedPart {
+        let (tx, rx) = sync_channel::<Feed>(4);
+        let (result_tx, result) = sync_channel(1);
+        let settings = settings.clone();
+        let name = name.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("liveramp-upload".to_owned())
+            .spawn(move || {
+                let outcome = stream_part(settings, &name, &rx);
+                if let Some(outcome) = outcome {
+                    let _ = result_tx.send(outcome);
+                }
+            });
+        StreamedPart {
+            tx: spawned.ok().map(|_| tx),
+            buf: Vec::with_capacity(STREAM_BUF),
+            result,
+        }
+    }
+
+    /// Queues `bytes` (sent in large blocks); after a failure, does nothing (the spool has
+    /// them and the upload falls back to it).
+    fn push(&mut self, bytes: &[u8]) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= STREAM_BUF {
+            self.send_buf();
+        }
+    }
+
+    fn send_buf(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_BUF));
+        if let Some(tx) = &self.tx
+            && tx.send(Feed::Data(data)).is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    /// Sends the rest; the part is complete.
+    fn finish_feed(&mut self) {
+        self.send_buf();
+        self.buf = Vec::new();
+    }
+
+    /// Publishes the streamed part: the receipt, or why the stream failed.
+    fn commit(mut self) -> Result<Receipt, String> {
+        self.finish_feed();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Feed::Commit);
+        }
+        self.result
+            .recv()
+            .unwrap_or_else(|_| Err("the upload thread ended without a result".to_owned()))
+    }
+}
+
+/// The uploading thread: opens its own session, writes what arrives to the temporary remote
+/// name, and commits when told. `None` when the writer went away without committing (the
+/// upload is then aborted and its temporary file removed).
+fn stream_part(
+    settings: SftpSettings,
+    name: &str,
+    rx: &Receiver<Feed>,
+) -> Option<Result<Receipt, String>> {
+    let mut transport = match SftpTransport::new(settings) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(error_chain(&e))),
+    };
+    let outcome = {
+        let mut stream = match transport.begin(name) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(error_chain(&e))),
+        };
+        loop {
+            match rx.recv() {
+                Ok(Feed::Data(data)) => {
+                    if let Err(e) = stream.write_all(&data) {
+                        let detail = stream
+                            .take_error()
+                            .map_or_else(|| e.to_string(), |t| error_chain(&t));
+                        let _ = stream.abort();
+                        break Some(Err(detail));
+                    }
+                }
+                Ok(Feed::Commit) => break Some(stream.commit().map_err(|e| error_chain(&e))),
+                Err(_) => {
+                    let _ = stream.abort();
+                    break None;
+                }
+            }
+        }
+    };
+    let _ = transport.close();
+    outcome
+}
+
+/// The spool file, and the upload stream the same bytes go to (SFTP).
+struct Tee {
+    file: BufWriter<File>,
+    stream: Option<StreamedPart>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(stream) = &mut self.stream {
+            stream.push(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Counts and hashes the bytes that reach the file (after encryption).
@@ -1134,8 +1312,8 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 enum Layer {
-    Plain(Hashing<BufWriter<File>>),
-    Encrypted(Box<EncryptingWriter<Hashing<BufWriter<File>>>>),
+    Plain(Hashing<Tee>),
+    Encrypted(Box<EncryptingWriter<Hashing<Tee>>>),
 }
 
 /// One part's writer: file, hashing, optional encryption.
@@ -1174,6 +1352,8 @@ struct SpoolSink<'k> {
     dir: PathBuf,
     hidden: bool,
     key: Option<&'k RecipientKey>,
+    /// Stream each part to this SFTP server while it is built.
+    stream_to: Option<Box<SftpSettings>>,
 }
 
 impl PartSink for SpoolSink<'_> {
@@ -1195,8 +1375,15 @@ impl PartSink for SpoolSink<'_> {
             options.mode(0o600);
         }
         let file = options.open(&path)?;
+        let stream = self
+            .stream_to
+            .as_deref()
+            .map(|settings| StreamedPart::start(settings, name.as_str()));
         let hashing = Hashing {
-            inner: BufWriter::with_capacity(256 * 1024, file),
+            inner: Tee {
+                file: BufWriter::with_capacity(256 * 1024, file),
+                stream,
+            },
             hasher: Sha256::new(),
             bytes: 0,
         };
@@ -1222,12 +1409,17 @@ impl PartSink for SpoolSink<'_> {
             hasher,
             bytes,
         } = hashing;
-        let file = inner.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let Tee { file, mut stream } = inner;
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
+        if let Some(stream) = &mut stream {
+            stream.finish_feed();
+        }
         Ok(Spooled {
             path: writer.path,
             bytes,
             sha256: hex::encode(hasher.finalize()),
+            stream: Mutex::new(stream),
         })
     }
 
