@@ -118,6 +118,17 @@ pub enum Error {
         member_key: String,
     },
 
+    /// A pre-encoded row given to `CsvFileWriter::write_encoded_row` is not exactly one line
+    /// ending in `\n` (a programming error in the caller).
+    #[error(
+        "the encoded row for member {member_key:?} is not one line ending in \\n; encode each \
+         row with RowEncoder::encode_into and pass one line at a time"
+    )]
+    NotOneLine {
+        /// The member the row belongs to.
+        member_key: String,
+    },
+
     /// A limit is configured so that no file could be written.
     #[error("invalid limits: {reason}")]
     InvalidLimits {

@@ -142,6 +142,6 @@ pub use name::{
 };
 pub use sink::{DirectoryPart, DirectorySink, MemorySink, PartSink};
 pub use writer::{
-    CsvFileWriter, FileSummary, Limits, PartSummary, RejectReason, Rejection, RowOutcome,
-    WriterOptions,
+    CsvFileWriter, FileSummary, Limits, PartSummary, RejectReason, Rejection, RowEncoder,
+    RowOutcome, WriterOptions,
 };

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
-use crate::encode::{LineEncoder, char_count};
+use crate::encode::{LineEncoder, char_count, encode_line_into, has_line_break};
 use crate::error::{Error, Result};
 use crate::fingerprint::{HeaderFingerprint, validate_header};
 use crate::name::{Compression, FileName};
@@ -111,6 +111,56 @@ pub enum RowOutcome {
     Written,
     /// Not written; recorded in the summary's [`rejections`](FileSummary::rejections).
     Rejected(RejectReason),
+}
+
+/// Encodes rows ahead of a [`CsvFileWriter`], for example on worker threads, into one buffer
+/// of many lines; [`CsvFileWriter::write_encoded_row`] then writes each line as
+/// [`CsvFileWriter::write_row`] would have written the same fields.
+///
+/// ```
+/// use liveramp_file_format::{CsvFileWriter, DataType, FileName, MemorySink, RowEncoder};
+/// let date = chrono::NaiveDate::from_ymd_opt(2020, 4, 1).unwrap();
+/// let name = FileName::new("3242", "17095", DataType::Pii, date)?;
+/// let encoder = RowEncoder::new(2);
+/// let mut lines = Vec::new();
+/// encoder.encode_into("m1", &["Zoë, Jr.", "10001"], &mut lines)?;
+/// assert_eq!(lines, "\"Zoë, Jr.\",10001\n".as_bytes());
+/// let mut writer = CsvFileWriter::new(name, &["FIRSTNAME", "ZIP"], MemorySink)?;
+/// let _ = writer.write_encoded_row("m1", &lines)?;
+/// let summary = writer.finish()?;
+/// assert_eq!(summary.parts[0].output, "FIRSTNAME,ZIP\n\"Zoë, Jr.\",10001\n".as_bytes());
+/// # Ok::<(), liveramp_file_format::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowEncoder {
+    fields: usize,
+}
+
+impl RowEncoder {
+    /// An encoder for rows of `fields` fields (the header's width).
+    pub fn new(fields: usize) -> Self {
+        Self { fields }
+    }
+
+    /// Appends `fields` to `out` as one line (`\n` included), as [`CsvFileWriter::write_row`]
+    /// encodes them. A row without the header's number of fields is an
+    /// [`Error::FieldCount`] and nothing is appended.
+    pub fn encode_into<S: AsRef<str>>(
+        &self,
+        member_key: &str,
+        fields: &[S],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if fields.len() != self.fields {
+            return Err(Error::FieldCount {
+                expected: self.fields,
+                found: fields.len(),
+                member_key: member_key.to_owned(),
+            });
+        }
+        encode_line_into(fields, out);
+        Ok(())
+    }
 }
 
 /// One finished part (one file LiveRamp receives).
@@ -230,7 +280,8 @@ pub struct CsvFileWriter<P: PartSink> {
     /// The file's name without a part number.
     base: FileName,
     options: WriterOptions,
-    encoder: LineEncoder,
+    /// The line being written (reused).
+    line: Vec<u8>,
     header_line: Vec<u8>,
     header_fields: usize,
     fingerprint: HeaderFingerprint,
@@ -311,7 +362,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             sink,
             base,
             options,
-            encoder,
+            line: Vec::with_capacity(1024),
             header_fields: header.len(),
             header_line,
             fingerprint,
@@ -354,13 +405,47 @@ impl<P: PartSink> CsvFileWriter<P> {
                 member_key: member_key.to_owned(),
             });
         }
-        if let Err(source) = self.encoder.encode(fields) {
-            let name = self.current_name();
-            return Err(self.fail("encode", &name, source));
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        encode_line_into(fields, &mut line);
+        let outcome = self.accept(member_key, &line);
+        self.line = line;
+        outcome
+    }
+
+    /// Writes one row encoded beforehand by a [`RowEncoder`] (for example on another thread),
+    /// exactly as [`write_row`](Self::write_row) writes the same fields: same limits, same
+    /// splitting, same bytes.
+    ///
+    /// `line` must be one line from [`RowEncoder::encode_into`] for a header of this file's
+    /// width; a `line` that is not one line ending in `\n` is an [`Error::NotOneLine`] and
+    /// nothing is written.
+    pub fn write_encoded_row(&mut self, member_key: &str, line: &[u8]) -> Result<RowOutcome> {
+        if let Some(part) = &self.failed {
+            return Err(Error::WriterFailed { part: part.clone() });
         }
+        if self.part.is_none() {
+            return Err(Error::WriterFailed {
+                part: self.base.to_string(),
+            });
+        }
+        match line.split_last() {
+            Some((b'\n', text)) if !has_line_break(text) => self.accept(member_key, line),
+            _ => Err(Error::NotOneLine {
+                member_key: member_key.to_owned(),
+            }),
+        }
+    }
+
+    /// The number of fields of this file's header (what each row must have).
+    pub fn header_width(&self) -> usize {
+        self.header_fields
+    }
+
+    /// Checks one encoded line against the limits, splits if needed, and buffers it.
+    fn accept(&mut self, member_key: &str, line: &[u8]) -> Result<RowOutcome> {
         let limits = self.options.limits;
         let (bytes, chars) = {
-            let line = self.encoder.line();
             let text = &line[..line.len() - 1];
             // A line has at most as many characters as bytes: count only when it matters.
             let chars = if text.len() <= limits.max_line_chars {
@@ -397,7 +482,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             self.close_part(true)?;
             self.open_part()?;
         }
-        self.chunk.extend_from_slice(&self.encoder.line());
+        self.chunk.extend_from_slice(line);
         if let Some(part) = self.part.as_mut() {
             part.rows += 1;
             part.uncompressed_bytes += bytes;

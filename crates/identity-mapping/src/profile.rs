@@ -75,7 +75,13 @@ impl Profile {
                 column: 0,
             });
         }
-        serde_json::from_slice(line).map_err(|e| json_error(&e))
+        // One UTF-8 check of the whole line is much cheaper than serde_json's check of each
+        // string; invalid UTF-8 goes the checking way, for its exact error and column.
+        match std::str::from_utf8(line) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(line),
+        }
+        .map_err(|e| json_error(&e))
     }
 
     /// The profile as one line of JSON (the inverse of [`Profile::from_json_line`]).

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta};
-use liveramp_connector::{Connector, DataType, DeliverOptions, NdjsonMembers};
+use liveramp_connector::{Connector, DataType, DeliverOptions};
 use liveramp_scheduler::{Clock, DeliveryId, Plan, SystemClock};
 use tracing::{error, info, warn};
 
@@ -100,8 +100,8 @@ pub(crate) fn run(config_path: &Path) -> Result<u8, Failure> {
                 continue;
             };
             info!(audience = %audience.id, %run_date, "delivering");
-            let members = match NdjsonMembers::open(path) {
-                Ok(m) => m,
+            let members = match std::fs::File::open(path) {
+                Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
                 Err(e) => {
                     error!(audience = %audience.id, "cannot read {}: {e}", path.display());
                     wake = wake.min(now + retry);
@@ -109,7 +109,7 @@ pub(crate) fn run(config_path: &Path) -> Result<u8, Failure> {
                 }
             };
             let options = DeliverOptions::new().data_types(types);
-            match connector.deliver_with(audience, members, run_date, &options, &mut |_| {}) {
+            match connector.deliver_ndjson(audience, members, run_date, &options, &mut |_| {}) {
                 Ok(report) => {
                     for file in &report.files {
                         eprintln!(

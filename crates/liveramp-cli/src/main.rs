@@ -22,8 +22,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use clap::{Parser, Subcommand};
 use liveramp_connector::{
-    Audience, Config, Connector, DeliverOptions, Error as ConnectorError, FileStatus,
-    NdjsonMembers, Report,
+    Audience, Config, Connector, DeliverOptions, Error as ConnectorError, FileStatus, Report,
 };
 use liveramp_pii_normalize as normalize;
 
@@ -58,6 +57,10 @@ enum Command {
         /// Write the JSON report (a list, one entry per audience) to this file.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Worker threads that parse, map and hash members (default: every core). The files
+        /// are identical whatever the number.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
     },
     /// Run nightly on the schedule (catch-up at start), until SIGTERM/SIGINT.
     Daemon {
@@ -151,7 +154,16 @@ fn main() -> ExitCode {
             dry_run,
             force,
             report,
-        } => run(&config, date, &audiences, dry_run, force, report.as_deref()),
+            threads,
+        } => run(
+            &config,
+            date,
+            &audiences,
+            dry_run,
+            force,
+            report.as_deref(),
+            threads,
+        ),
         Command::Daemon { config } => daemon::run(&config),
         Command::Check { config } => check(&config),
         Command::Schedule {
@@ -209,6 +221,7 @@ fn run(
     dry_run: bool,
     force: bool,
     report_path: Option<&Path>,
+    threads: usize,
 ) -> Result<u8, Failure> {
     let config = load(config_path)?;
     let mut audiences: Vec<Audience> = Vec::new();
@@ -251,13 +264,16 @@ fn run(
     let _ = ctrlc::set_handler(move || cancel.cancel());
     print_warnings(connector.warnings());
 
-    let options = DeliverOptions::new().force(force).dry_run(dry_run);
+    let options = DeliverOptions::new()
+        .force(force)
+        .dry_run(dry_run)
+        .threads(threads);
     let mut reports: Vec<Report> = Vec::new();
     let mut failed = false;
     for audience in &audiences {
         let members_path = audience.members.clone().unwrap_or_default();
-        let members = match NdjsonMembers::open(&members_path) {
-            Ok(m) => m,
+        let members = match std::fs::File::open(&members_path) {
+            Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
             Err(e) => {
                 eprintln!(
                     "error: cannot read the members of audience {} from {}: {e}",
@@ -272,7 +288,7 @@ fn run(
             .map(|m| m.len())
             .unwrap_or(0);
         let progress = Progress::new(&audience.id, total);
-        let result = connector.deliver_with(audience, members, run_date, &options, &mut |n| {
+        let result = connector.deliver_ndjson(audience, members, run_date, &options, &mut |n| {
             progress.tick(n);
         });
         progress.done();

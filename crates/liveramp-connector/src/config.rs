@@ -72,12 +72,16 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// The default of [`Config::max_member_line_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_MEMBER_LINE_BYTES: u64 = 1 << 20;
+
 const TOP: &[(&str, Kind)] = &[
     ("configuration_name", Kind::Str),
     ("org_id", Kind::Id),
     ("state_dir", Kind::Str),
     ("allow_small_files", Kind::Bool),
     ("accept_header_change", Kind::Bool),
+    ("max_member_line_bytes", Kind::Int),
     ("sftp", Kind::Table),
     ("directory", Kind::Table),
     ("file", Kind::Table),
@@ -261,6 +265,10 @@ pub struct Config {
     /// Deliver a file whose header differs from the last one delivered (LiveRamp pauses it
     /// until re-mapped; default false).
     pub accept_header_change: bool,
+    /// A member line longer than this many bytes (its line break not counted) is rejected
+    /// and reported by line number without being held in memory (default
+    /// [`DEFAULT_MAX_MEMBER_LINE_BYTES`], 1 MiB).
+    pub max_member_line_bytes: u64,
     /// Things that work but deserve attention (an inline password in a file others can read,
     /// a skipped host-key check, phone hashes other than SHA-1).
     pub warnings: Vec<String>,
@@ -620,6 +628,21 @@ impl Config {
             }
         }
 
+        let max_member_line_bytes = match integer(&t, "max_member_line_bytes") {
+            None => DEFAULT_MAX_MEMBER_LINE_BYTES,
+            Some(n) if n >= 2 => n.unsigned_abs(),
+            Some(n) => {
+                c.problem(
+                    "max_member_line_bytes",
+                    format!(
+                        "{n} leaves no room for a profile; use a number of bytes such as \
+                         1048576 (1 MiB, the default)"
+                    ),
+                );
+                DEFAULT_MAX_MEMBER_LINE_BYTES
+            }
+        };
+
         if !c.problems.is_empty() {
             return Err(fail(c.problems));
         }
@@ -645,6 +668,7 @@ impl Config {
             audiences,
             allow_small_files: boolean(&t, "allow_small_files").unwrap_or(false),
             accept_header_change: boolean(&t, "accept_header_change").unwrap_or(false),
+            max_member_line_bytes,
             warnings: c.warnings,
         })
     }

@@ -1,11 +1,11 @@
 //! One delivery: members -> mapping -> CSV files -> gzip -> encryption -> spool -> publish.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -14,26 +14,26 @@ use liveramp_file_format::{
     CsvFileWriter, DataType, FileName, FileSummary, HeaderCheck, HeaderFingerprint, Limits,
     PartSink, RejectReason, WriterOptions,
 };
-use liveramp_identity_mapping::{MappedMember, Mapper, Profile};
+use liveramp_identity_mapping::{Mapper, Profile};
 use liveramp_scheduler::{
     Begin, CancelHandle, Claim, Delivered, DeliveredFile, DeliveryId, FileLedger, Ledger, Outcome,
 };
-use liveramp_sftp_transport::{DirectoryTransport, SftpTransport, Transport};
+use liveramp_sftp_transport::{
+    DirectoryTransport, Receipt, SftpSettings, SftpTransport, Transport,
+};
 use sha2::{Digest, Sha256};
 use tracing::{info, info_span, warn};
 
 use crate::config::{Audience, Config, Destination};
 use crate::error::Error;
 use crate::members::MemberFault;
+use crate::pipeline::{self, Batch, Consume, ITER_BATCH, Renderer};
 use crate::report::{
     FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
 };
 
 /// How many rows of each file a dry run previews (besides the header).
 const PREVIEW_ROWS: usize = 5;
-
-/// How often (in members) cancellation is checked and progress reported.
-const TICK: u64 = 4096;
 
 /// Options of one delivery besides the audience, members and run date.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +48,9 @@ pub struct DeliverOptions {
     pub dry_run_dir: Option<PathBuf>,
     /// Only these data types (default: those the configuration selects).
     pub data_types: Option<Vec<DataType>>,
+    /// Worker threads of [`Connector::deliver_ndjson`] and [`Connector::map_only`] (default:
+    /// the machine's available parallelism). The output does not depend on it.
+    pub threads: Option<usize>,
 }
 
 impl DeliverOptions {
@@ -83,6 +86,38 @@ impl DeliverOptions {
         self.data_types = Some(types);
         self
     }
+
+    /// Sets [`threads`](Self::threads) (0 means the default).
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = (threads > 0).then_some(threads);
+        self
+    }
+
+    /// The worker threads to use: [`threads`](Self::threads) or the available parallelism.
+    pub fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
+/// What [`Connector::map_only`] found: the members and rows a delivery would write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MapSummary {
+    /// Valid profiles.
+    pub members: u64,
+    /// Malformed lines (not valid profiles, or longer than `max_member_line_bytes`).
+    pub malformed_members: u64,
+    /// Rows of the device file.
+    pub device_rows: u64,
+    /// Rows of the PII file.
+    pub pii_rows: u64,
+    /// Bytes of CSV rendered (rows only, headers not counted).
+    pub csv_bytes: u64,
+    /// Values or members not sent, by reason code, over both data types.
+    pub rejected: BTreeMap<String, u64>,
 }
 
 /// What `liveramp check` shows.
@@ -375,6 +410,150 @@ impl Connector {
         I: IntoIterator<Item = Result<Profile, E>>,
         E: MemberFault,
     {
+        let mut members = Some(members);
+        self.deliver_core(
+            audience,
+            run_date,
+            options,
+            progress,
+            &mut |types, consume| {
+                let Some(members) = members.take() else {
+                    return;
+                };
+                let mut renderer = Renderer::new(&self.mapper, types);
+                let mut batch = Batch::default();
+                let mut position: u64 = 0;
+                for item in members {
+                    position += 1;
+                    match item {
+                        Ok(profile) => renderer.render(position, &profile, &mut batch),
+                        Err(e) if e.is_source_failure() => {
+                            batch.failure = Some((position, e.to_string()));
+                            break;
+                        }
+                        Err(e) => batch.malformed(position, &e),
+                    }
+                    if batch.items() >= ITER_BATCH {
+                        if !consume(&batch) {
+                            return;
+                        }
+                        batch.clear();
+                    }
+                }
+                let _ = consume(&batch);
+            },
+        )
+    }
+
+    /// Delivers one audience from raw NDJSON (one profile JSON per line), like
+    /// [`deliver_with`](Self::deliver_with) but on [`DeliverOptions::threads`] worker threads:
+    /// lines are read in chunks on one thread, parsed, mapped, normalised, hashed and rendered
+    /// as CSV rows on the workers, and written (limits, splitting, gzip, encryption, hashing)
+    /// in input order on the calling thread. The files are byte-identical whatever the thread
+    /// count, and identical to what `deliver_with` writes for the same members.
+    ///
+    /// A line longer than [`Config::max_member_line_bytes`] is reported as malformed with its
+    /// line number without being held in memory; memory does not grow with the audience or
+    /// with the longest line. A read error stops the delivery with
+    /// [`Error::MemberSource`] and publishes nothing.
+    pub fn deliver_ndjson<R: BufRead + Send>(
+        &self,
+        audience: &Audience,
+        reader: R,
+        run_date: NaiveDate,
+        options: &DeliverOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Report, Error> {
+        let mut reader = Some(reader);
+        let threads = options.thread_count();
+        let max_line = self.config.max_member_line_bytes;
+        self.deliver_core(
+            audience,
+            run_date,
+            options,
+            progress,
+            &mut |types, consume| {
+                if let Some(reader) = reader.take() {
+                    pipeline::run(reader, &self.mapper, types, threads, max_line, consume);
+                }
+            },
+        )
+    }
+
+    /// Runs exactly the stages before the files (read, parse, map, normalise, hash, render
+    /// CSV rows) on [`DeliverOptions::threads`] threads, writing nothing: the compute ceiling
+    /// of a delivery, and a quick way to see what a member file would give.
+    ///
+    /// Renders the data types the configuration selects (or [`DeliverOptions::data_types`]).
+    pub fn map_only<R: BufRead + Send>(
+        &self,
+        reader: R,
+        options: &DeliverOptions,
+    ) -> Result<MapSummary, Error> {
+        let types = self.selected_types(options);
+        let mut summary = MapSummary::default();
+        let mut failure = None;
+        pipeline::run(
+            reader,
+            &self.mapper,
+            &types,
+            options.thread_count(),
+            self.config.max_member_line_bytes,
+            |batch| {
+                summary.members += batch.members;
+                summary.malformed_members += batch.malformed.len() as u64;
+                summary.device_rows += batch.device.len() as u64;
+                summary.pii_rows += batch.pii.len() as u64;
+                summary.csv_bytes += batch.device.byte_len() + batch.pii.byte_len();
+                for (code, n) in batch.device.counts.iter().chain(&batch.pii.counts) {
+                    *summary.rejected.entry((*code).to_owned()).or_default() += n;
+                }
+                if let Some(f) = &batch.failure {
+                    failure = Some(f.clone());
+                    return false;
+                }
+                !self.cancel.is_cancelled()
+            },
+        );
+        if let Some((line, message)) = failure {
+            return Err(Error::MemberSource {
+                audience: String::new(),
+                line,
+                message,
+            });
+        }
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled {
+                audience: String::new(),
+            });
+        }
+        Ok(summary)
+    }
+
+    fn selected_types(&self, options: &DeliverOptions) -> Vec<DataType> {
+        self.config
+            .data_types()
+            .into_iter()
+            .filter(|t| {
+                options
+                    .data_types
+                    .as_ref()
+                    .is_none_or(|only| only.contains(t))
+            })
+            .collect()
+    }
+
+    /// The delivery around the member pass: ledger, files, publishing. `produce` runs the
+    /// members of the given data types through the consumer, batch by batch, in order, and
+    /// stops when it returns `false`.
+    fn deliver_core(
+        &self,
+        audience: &Audience,
+        run_date: NaiveDate,
+        options: &DeliverOptions,
+        progress: &mut dyn FnMut(u64),
+        produce: &mut dyn FnMut(&[DataType], &mut Consume<'_>),
+    ) -> Result<Report, Error> {
         let span = info_span!("audience", id = %audience.id, run_date = %run_date);
         let _entered = span.enter();
         let started = Instant::now();
@@ -395,16 +574,7 @@ impl Connector {
             duration_ms: 0,
         };
 
-        let types: Vec<DataType> = config
-            .data_types()
-            .into_iter()
-            .filter(|t| {
-                options
-                    .data_types
-                    .as_ref()
-                    .is_none_or(|only| only.contains(t))
-            })
-            .collect();
+        let types = self.selected_types(options);
 
         // Where files are built: the destination folder itself (hidden `.NAME.part` names,
         // renamed into place), a private spool for SFTP, or the dry-run folder.
@@ -551,6 +721,12 @@ impl Connector {
                 } else {
                     self.key.as_ref()
                 },
+                stream_to: match &config.destination {
+                    Destination::Sftp { settings, .. } if !options.dry_run => {
+                        Some(settings.clone())
+                    }
+                    _ => None,
+                },
             };
             let writer_options = WriterOptions {
                 limits: Limits::default(),
@@ -576,83 +752,71 @@ impl Connector {
 
         // One pass over the members feeds every file.
         let build_started = Instant::now();
-        let mut mapped = MappedMember::new();
-        let mut position: u64 = 0;
-        for item in members {
-            position += 1;
-            if position.is_multiple_of(TICK) {
-                progress(report.members);
-                if self.cancel.is_cancelled() {
-                    return Err(self.cancel_all(open, &audience.id));
+        let open_types: Vec<DataType> = open.iter().map(|f| f.data_type).collect();
+        let mut failure: Option<(u64, String)> = None;
+        let mut cancelled = false;
+        produce(&open_types, &mut |batch: &Batch| {
+            report.members += batch.members;
+            report.malformed_members += batch.malformed.len() as u64;
+            for (line, error) in &batch.malformed {
+                if report.malformed.len() >= MAX_LISTED_MALFORMED {
+                    break;
                 }
+                report.malformed.push(MalformedMember {
+                    line: *line,
+                    error: error.clone(),
+                });
             }
-            let profile = match item {
-                Ok(profile) => profile,
-                Err(e) if e.is_source_failure() => {
-                    let error = Error::MemberSource {
-                        audience: audience.id.clone(),
-                        line: position,
-                        message: e.to_string(),
-                    };
-                    return Err(self
-                        .abort_all(open, "the member source failed")
-                        .unwrap_or(error));
-                }
-                Err(e) => {
-                    report.malformed_members += 1;
-                    if report.malformed.len() < MAX_LISTED_MALFORMED {
-                        report.malformed.push(MalformedMember {
-                            line: position,
-                            error: e.to_string(),
-                        });
-                    }
-                    continue;
-                }
-            };
-            report.members += 1;
-            self.mapper.map_into(&profile, &mut mapped);
-            let key: Cow<'_, str> = match &profile.mpid {
-                Some(id) => Cow::Borrowed(id.as_str()),
-                None => Cow::Owned(format!("member #{position}")),
-            };
             for file in &mut open {
+                let rows = match file.data_type {
+                    DataType::Device => &batch.device,
+                    DataType::Pii => &batch.pii,
+                };
                 let Some(writer) = file.writer.as_mut() else {
                     continue;
                 };
-                let result = match file.data_type {
-                    DataType::Device => {
-                        let mut result = Ok(());
-                        for row in mapped.device_rows() {
-                            if let Err(e) = writer.write_row(&key, &row.fields()) {
-                                result = Err(e);
-                                break;
-                            }
-                        }
-                        result
+                let mut failed = None;
+                for (key, line) in rows.iter() {
+                    if let Err(e) = writer.write_encoded_row(key, line) {
+                        failed = Some(format!(
+                            "writing the file in {} failed: {e}",
+                            spool_dir.display()
+                        ));
+                        break;
                     }
-                    DataType::Pii => match mapped.pii_row() {
-                        Some(row) => writer.write_row(&key, row).map(|_| ()),
-                        None => Ok(()),
-                    },
-                };
-                if let Err(e) = result {
-                    file.failed = Some(format!(
-                        "writing the file in {} failed: {e}",
-                        spool_dir.display()
-                    ));
+                }
+                if let Some(message) = failed.or_else(|| rows.failed.clone()) {
+                    file.failed = Some(message);
                     file.writer = None;
                     continue;
                 }
-                let device = file.data_type == DataType::Device;
-                for r in mapped.rejections() {
-                    if (r.column == Some("DEVICE_ID")) == device {
-                        count(&mut file.counts, r.code);
-                    }
+                for (code, n) in &rows.counts {
+                    add(&mut file.counts, code, *n);
                 }
             }
+            if let Some(f) = &batch.failure {
+                failure = Some(f.clone());
+                return false;
+            }
+            progress(report.members);
+            if self.cancel.is_cancelled() {
+                cancelled = true;
+                return false;
+            }
+            true
+        });
+        if let Some((line, message)) = failure {
+            let error = Error::MemberSource {
+                audience: audience.id.clone(),
+                line,
+                message,
+            };
+            return Err(self
+                .abort_all(open, "the member source failed")
+                .unwrap_or(error));
         }
         progress(report.members);
-        if self.cancel.is_cancelled() {
+        if cancelled || self.cancel.is_cancelled() {
             return Err(self.cancel_all(open, &audience.id));
         }
         let build_ms = millis(build_started);
@@ -876,14 +1040,37 @@ impl Connector {
                 out.location = target.display().to_string();
                 out.attempts = 1;
             } else {
-                let mut guard = self.transport_guard();
-                let transport = self.transport_in(&mut guard).map_err(|e| error_chain(&e))?;
-                let receipt = transport
-                    .upload_file(&part.output.path, name)
-                    .map_err(|e| format!("uploading {name} failed: {}", error_chain(&e)))?;
+                // Streamed while it was built: publish it (rename on the server). If the stream
+                // failed, upload the spooled copy (retried per policy).
+                let streamed = part
+                    .output
+                    .stream
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.take())
+                    .map(StreamedPart::commit);
+                let (receipt, earlier) = match streamed {
+                    Some(Ok(receipt)) => (receipt, 0),
+                    other => {
+                        let earlier = match other {
+                            Some(Err(e)) => {
+                                warn!("streaming {name} failed ({e}); uploading the spooled copy");
+                                1
+                            }
+                            _ => 0,
+                        };
+                        let mut guard = self.transport_guard();
+                        let transport =
+                            self.transport_in(&mut guard).map_err(|e| error_chain(&e))?;
+                        let receipt = transport
+                            .upload_file(&part.output.path, name)
+                            .map_err(|e| format!("uploading {name} failed: {}", error_chain(&e)))?;
+                        (receipt, earlier)
+                    }
+                };
                 let _ = fs::remove_file(&part.output.path);
                 out.location = receipt.remote_path;
-                out.attempts = receipt.attempts;
+                out.attempts = receipt.attempts + earlier;
                 out.replaced = receipt.replaced;
                 if receipt.bytes != out.bytes {
                     return Err(format!(
@@ -918,11 +1105,11 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn count(counts: &mut Vec<(&'static str, u64)>, code: &'static str) {
+fn add(counts: &mut Vec<(&'static str, u64)>, code: &'static str, n: u64) {
     if let Some(entry) = counts.iter_mut().find(|(c, _)| *c == code) {
-        entry.1 += 1;
+        entry.1 += n;
     } else {
-        counts.push((code, 1));
+        counts.push((code, n));
     }
 }
 
@@ -1014,6 +1201,152 @@ struct Spooled {
     path: PathBuf,
     bytes: u64,
     sha256: String,
+    /// The same bytes streamed to the server, waiting for the commit (SFTP). A `Mutex` only to
+    /// take it out of the shared summary; dropping it aborts the remote temporary file.
+    stream: Mutex<Option<StreamedPart>>,
+}
+
+/// Bytes handed to the uploading thread at a time.
+const STREAM_BUF: usize = 256 * 1024;
+
+/// What the writer sends to a part's uploading thread.
+enum Feed {
+    /// The next bytes of the part.
+    Data(Vec<u8>),
+    /// All bytes were sent and the part may be published: commit (rename) it.
+    Commit,
+}
+
+/// One part being uploaded on its own thread and SFTP session while it is built: the bytes
+/// written to the spool are also sent here (bounded queue, so memory stays flat and a slow
+/// server slows the build instead of filling memory). Dropping it aborts the upload.
+struct StreamedPart {
+    tx: Option<SyncSender<Feed>>,
+    buf: Vec<u8>,
+    result: Receiver<Result<Receipt, String>>,
+}
+
+impl StreamedPart {
+    fn start(settings: &SftpSettings, name: &str) -> StreamedPart {
+        let (tx, rx) = sync_channel::<Feed>(4);
+        let (result_tx, result) = sync_channel(1);
+        let settings = settings.clone();
+        let name = name.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("liveramp-upload".to_owned())
+            .spawn(move || {
+                let outcome = stream_part(settings, &name, &rx);
+                if let Some(outcome) = outcome {
+                    let _ = result_tx.send(outcome);
+                }
+            });
+        StreamedPart {
+            tx: spawned.ok().map(|_| tx),
+            buf: Vec::with_capacity(STREAM_BUF),
+            result,
+        }
+    }
+
+    /// Queues `bytes` (sent in large blocks); after a failure, does nothing (the spool has
+    /// them and the upload falls back to it).
+    fn push(&mut self, bytes: &[u8]) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= STREAM_BUF {
+            self.send_buf();
+        }
+    }
+
+    fn send_buf(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_BUF));
+        if let Some(tx) = &self.tx
+            && tx.send(Feed::Data(data)).is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    /// Sends the rest; the part is complete.
+    fn finish_feed(&mut self) {
+        self.send_buf();
+        self.buf = Vec::new();
+    }
+
+    /// Publishes the streamed part: the receipt, or why the stream failed.
+    fn commit(mut self) -> Result<Receipt, String> {
+        self.finish_feed();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Feed::Commit);
+        }
+        self.result
+            .recv()
+            .unwrap_or_else(|_| Err("the upload thread ended without a result".to_owned()))
+    }
+}
+
+/// The uploading thread: opens its own session, writes what arrives to the temporary remote
+/// name, and commits when told. `None` when the writer went away without committing (the
+/// upload is then aborted and its temporary file removed).
+fn stream_part(
+    settings: SftpSettings,
+    name: &str,
+    rx: &Receiver<Feed>,
+) -> Option<Result<Receipt, String>> {
+    let mut transport = match SftpTransport::new(settings) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(error_chain(&e))),
+    };
+    let outcome = {
+        let mut stream = match transport.begin(name) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(error_chain(&e))),
+        };
+        loop {
+            match rx.recv() {
+                Ok(Feed::Data(data)) => {
+                    if let Err(e) = stream.write_all(&data) {
+                        let detail = stream
+                            .take_error()
+                            .map_or_else(|| e.to_string(), |t| error_chain(&t));
+                        let _ = stream.abort();
+                        break Some(Err(detail));
+                    }
+                }
+                Ok(Feed::Commit) => break Some(stream.commit().map_err(|e| error_chain(&e))),
+                Err(_) => {
+                    let _ = stream.abort();
+                    break None;
+                }
+            }
+        }
+    };
+    let _ = transport.close();
+    outcome
+}
+
+/// The spool file, and the upload stream the same bytes go to (SFTP).
+struct Tee {
+    file: BufWriter<File>,
+    stream: Option<StreamedPart>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(stream) = &mut self.stream {
+            stream.push(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Counts and hashes the bytes that reach the file (after encryption).
@@ -1037,8 +1370,8 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 enum Layer {
-    Plain(Hashing<BufWriter<File>>),
-    Encrypted(Box<EncryptingWriter<Hashing<BufWriter<File>>>>),
+    Plain(Hashing<Tee>),
+    Encrypted(Box<EncryptingWriter<Hashing<Tee>>>),
 }
 
 /// One part's writer: file, hashing, optional encryption.
@@ -1077,6 +1410,8 @@ struct SpoolSink<'k> {
     dir: PathBuf,
     hidden: bool,
     key: Option<&'k RecipientKey>,
+    /// Stream each part to this SFTP server while it is built.
+    stream_to: Option<Box<SftpSettings>>,
 }
 
 impl PartSink for SpoolSink<'_> {
@@ -1098,8 +1433,15 @@ impl PartSink for SpoolSink<'_> {
             options.mode(0o600);
         }
         let file = options.open(&path)?;
+        let stream = self
+            .stream_to
+            .as_deref()
+            .map(|settings| StreamedPart::start(settings, name.as_str()));
         let hashing = Hashing {
-            inner: BufWriter::with_capacity(256 * 1024, file),
+            inner: Tee {
+                file: BufWriter::with_capacity(256 * 1024, file),
+                stream,
+            },
             hasher: Sha256::new(),
             bytes: 0,
         };
@@ -1125,12 +1467,17 @@ impl PartSink for SpoolSink<'_> {
             hasher,
             bytes,
         } = hashing;
-        let file = inner.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let Tee { file, mut stream } = inner;
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
+        if let Some(stream) = &mut stream {
+            stream.finish_feed();
+        }
         Ok(Spooled {
             path: writer.path,
             bytes,
             sha256: hex::encode(hasher.finalize()),
+            stream: Mutex::new(stream),
         })
     }
 

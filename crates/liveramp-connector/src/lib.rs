@@ -97,11 +97,15 @@ mod connector;
 mod error;
 pub mod generate;
 mod members;
+mod pipeline;
 mod report;
 
 pub use chrono;
-pub use config::{Audience, Config, ConfigError, Destination, FileSettings, ScheduleSettings};
-pub use connector::{CheckSummary, Connector, DeliverOptions, KeySummary};
+pub use config::{
+    Audience, Config, ConfigError, DEFAULT_MAX_MEMBER_LINE_BYTES, Destination, FileSettings,
+    ScheduleSettings,
+};
+pub use connector::{CheckSummary, Connector, DeliverOptions, KeySummary, MapSummary};
 pub use error::Error;
 pub use liveramp_file_format::DataType;
 pub use members::{MemberError, MemberFault, NdjsonMembers};

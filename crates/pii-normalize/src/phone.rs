@@ -16,7 +16,7 @@ use crate::nanp;
 /// libphonenumber handles them. Numbers of other countries, invalid numbers (such as the
 /// unassigned area code 555) and text that is not a number are rejected with distinct codes.
 ///
-/// Common shapes (10 digits, or `1`/`+1` and 10 digits, with spaces, dashes, dots or
+/// Common shapes (10 digits, or `1`/`+1` and 10 digits, with spaces, dashes, dots, slashes or
 /// parentheses, optionally an `x12`/`ext. 12`/`#12` extension) skip the parser: their validity
 /// is looked up in a table compiled once, on first use (a few hundred milliseconds), from the
 /// very regular expressions `phonenumber` validates with, so the answer is the same, about 40
@@ -107,7 +107,7 @@ fn canonical_digits(raw: &str) -> Option<([u8; 10], bool)> {
                 *buf.get_mut(n)? = c;
                 n += 1;
             }
-            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            b' ' | b'-' | b'.' | b'(' | b')' | b'/' => {}
             _ if n >= 10 && is_extension(&rest[j..]) => {
                 extension = true;
                 break;

@@ -163,7 +163,9 @@ fn formatted() -> impl Strategy<Value = (String, String)> {
             "+ 1 ", "001 ", "011 1 ",
         ][..],
     );
-    let sep = proptest::sample::select(&["", " ", "-", ".", ") ", ")", "  ", " - ", "--"][..]);
+    let sep = proptest::sample::select(
+        &["", " ", "-", ".", ") ", ")", "  ", " - ", "--", "/", " / "][..],
+    );
     let suffix = proptest::sample::select(
         &[
             "",
@@ -218,7 +220,7 @@ proptest! {
 
     /// Strings of phone-ish characters in any order: fast path and full parse agree.
     #[test]
-    fn fast_path_agrees_on_phoneish_noise(text in "[0-9 +().-]{0,18}|[0-9 +().-]{10,16}[ xXet.#;=]{1,4}[0-9]{0,7}") {
+    fn fast_path_agrees_on_phoneish_noise(text in "[0-9 +()./-]{0,18}|[0-9 +()./-]{10,16}[ xXet.#;=]{1,4}[0-9]{0,7}") {
         if let Some(fast) = parse_fast(&text) {
             prop_assert_eq!(fast, parse_full(&text), "{:?}", text);
         }
