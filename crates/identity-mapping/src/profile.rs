@@ -104,11 +104,35 @@ fn json_error(e: &serde_json::Error) -> Error {
     let message = e.to_string();
     let problem = message
         .rfind(" at line ")
-        .map_or(message.as_str(), |at| &message[..at])
-        .to_owned();
+        .map_or(message.as_str(), |at| &message[..at]);
     Error::InvalidProfile {
-        problem,
+        problem: without_values(problem),
         column: e.column(),
+    }
+}
+
+/// serde's message without the JSON value it quotes: "invalid type: string
+/// \"jane@example.com\", expected a sequence" would put a member's email or phone into a
+/// report or a log; the value is withheld, the rest (what was expected, where) is kept.
+fn without_values(problem: &str) -> String {
+    if [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ]
+    .iter()
+    .any(|p| problem.starts_with(p))
+        && let Some(start) = problem.find(['"', '`'])
+    {
+        let end = problem.rfind(", expected").filter(|&end| end > start);
+        format!(
+            "{}(value withheld){}",
+            &problem[..start],
+            end.map_or("", |end| &problem[end..])
+        )
+    } else {
+        problem.to_owned()
     }
 }
 

@@ -72,40 +72,6 @@ impl fmt::Display for MemberError {
 
 impl std::error::Error for MemberError {}
 
-/// The error's text without the JSON value it quotes: serde's "invalid type: string
-/// \"jane@example.com\", expected a sequence" would put a member's email or phone into the
-/// report and the output; the value is withheld, the rest (what was expected, where) kept.
-fn without_values(e: &liveramp_identity_mapping::Error) -> String {
-    use liveramp_identity_mapping::Error;
-    let Error::InvalidProfile { problem, column } = e else {
-        return e.to_string();
-    };
-    let problem = if [
-        "invalid type: ",
-        "invalid value: ",
-        "invalid length ",
-        "unknown variant ",
-    ]
-    .iter()
-    .any(|p| problem.starts_with(p))
-        && let Some(start) = problem.find(['"', '`'])
-    {
-        let end = problem.rfind(", expected").filter(|&end| end > start);
-        format!(
-            "{}(value withheld){}",
-            &problem[..start],
-            end.map_or("", |end| &problem[end..])
-        )
-    } else {
-        problem.clone()
-    };
-    Error::InvalidProfile {
-        problem,
-        column: *column,
-    }
-    .to_string()
-}
-
 /// Reads profiles from NDJSON, one item per line (so an item's position is its line number):
 /// a valid profile, or a [`MemberError`] for a line that is not one (an empty line included).
 /// A read error of the underlying source ends the iteration with one last error item whose
@@ -171,7 +137,7 @@ impl<R: BufRead> Iterator for NdjsonMembers<R> {
                 }
                 Some(
                     Profile::from_json_slice(line)
-                        .map_err(|e| MemberError::malformed(self.line, without_values(&e))),
+                        .map_err(|e| MemberError::malformed(self.line, e.to_string())),
                 )
             }
             Err(e) => {
