@@ -443,6 +443,47 @@ impl Connector {
     /// line number without being held in memory; memory does not grow with the audience or
     /// with the longest line. A read error stops the delivery with
     /// [`Error::MemberSource`] and publishes nothing.
+    ///
+    /// ```
+    /// use liveramp_connector::chrono::NaiveDate;
+    /// use liveramp_connector::{Config, Connector, DeliverOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let config = Config::from_toml_str(
+    ///     r#"
+    ///     configuration_name = "example"
+    ///     org_id = "3242"
+    ///     [directory]
+    ///     path = "out"
+    ///     [data]
+    ///     send_pii = true
+    ///     [[audiences]]
+    ///     id = "17095"
+    ///     external_name = "VIP"
+    ///     "#,
+    ///     dir.path(),
+    /// )?;
+    /// let connector = Connector::new(config)?;
+    /// let ndjson: String = (0..30)
+    ///     .map(|i| {
+    ///         format!(r#"{{"mpid": "{i}", "user_identities": [{{"type": "email", "value": "m{i}@example.com"}}]}}"#)
+    ///             + "\n"
+    ///     })
+    ///     .collect();
+    ///
+    /// // What a delivery would write, without writing it.
+    /// let summary = connector.map_only(ndjson.as_bytes(), &DeliverOptions::new())?;
+    /// assert_eq!((summary.members, summary.pii_rows), (30, 30));
+    ///
+    /// let audience = &connector.config().audiences[0];
+    /// let date = NaiveDate::from_ymd_opt(2020, 4, 1).unwrap();
+    /// let options = DeliverOptions::new().threads(2);
+    /// let report = connector.deliver_ndjson(audience, ndjson.as_bytes(), date, &options, &mut |_| {})?;
+    /// assert!(report.succeeded());
+    /// assert_eq!(report.files[0].rows, 30);
+    /// assert!(dir.path().join("out/3242_17095-PII_2020-04-01.csv").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deliver_ndjson<R: BufRead + Send>(
         &self,
         audience: &Audience,
