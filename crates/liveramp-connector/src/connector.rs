@@ -621,7 +621,7 @@ impl Connector {
         create_private_dir(&spool_dir)?;
 
         let mut open: Vec<OpenFile<'_>> = Vec::new();
-        for data_type in types {
+        for &data_type in &types {
             let file_span = info_span!("file", data_type = data_type_name(data_type));
             let _f = file_span.enter();
             let headers = match data_type {
@@ -746,8 +746,14 @@ impl Connector {
                 } else {
                     self.key.as_ref()
                 },
+                // One streamed upload: the PII file (by far the larger), or the device file
+                // when it is the only one. Each stream holds a few MiB of buffers in
+                // `sftp-transport`; the other file is uploaded from the spool after the build.
                 stream_to: match &config.destination {
-                    Destination::Sftp { settings, .. } if !options.dry_run => {
+                    Destination::Sftp { settings, .. }
+                        if !options.dry_run
+                            && (data_type == DataType::Pii || !types.contains(&DataType::Pii)) =>
+                    {
                         Some(settings.clone())
                     }
                     _ => None,
@@ -1211,7 +1217,7 @@ struct StreamedPart {
 
 impl StreamedPart {
     fn start(settings: &SftpSettings, name: &str) -> StreamedPart {
-        let (tx, rx) = sync_channel::<Feed>(4);
+        let (tx, rx) = sync_channel::<Feed>(2);
         let (result_tx, result) = sync_channel(1);
         let settings = settings.clone();
         let name = name.to_owned();
