@@ -456,6 +456,47 @@ impl Connector {
     /// line number without being held in memory; memory does not grow with the audience or
     /// with the longest line. A read error stops the delivery with
     /// [`Error::MemberSource`] and publishes nothing.
+    ///
+    /// ```
+    /// use liveramp_connector::chrono::NaiveDate;
+    /// use liveramp_connector::{Config, Connector, DeliverOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let config = Config::from_toml_str(
+    ///     r#"
+    ///     configuration_name = "example"
+    ///     org_id = "3242"
+    ///     [directory]
+    ///     path = "out"
+    ///     [data]
+    ///     send_pii = true
+    ///     [[audiences]]
+    ///     id = "17095"
+    ///     external_name = "VIP"
+    ///     "#,
+    ///     dir.path(),
+    /// )?;
+    /// let connector = Connector::new(config)?;
+    /// let ndjson: String = (0..30)
+    ///     .map(|i| {
+    ///         format!(r#"{{"mpid": "{i}", "user_identities": [{{"type": "email", "value": "m{i}@example.com"}}]}}"#)
+    ///             + "\n"
+    ///     })
+    ///     .collect();
+    ///
+    /// // What a delivery would write, without writing it.
+    /// let summary = connector.map_only(ndjson.as_bytes(), &DeliverOptions::new())?;
+    /// assert_eq!((summary.members, summary.pii_rows), (30, 30));
+    ///
+    /// let audience = &connector.config().audiences[0];
+    /// let date = NaiveDate::from_ymd_opt(2020, 4, 1).unwrap();
+    /// let options = DeliverOptions::new().threads(2);
+    /// let report = connector.deliver_ndjson(audience, ndjson.as_bytes(), date, &options, &mut |_| {})?;
+    /// assert!(report.succeeded());
+    /// assert_eq!(report.files[0].rows, 30);
+    /// assert!(dir.path().join("out/3242_17095-PII_2020-04-01.csv").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deliver_ndjson<R: BufRead + Send>(
         &self,
         audience: &Audience,
@@ -593,7 +634,7 @@ impl Connector {
         create_private_dir(&spool_dir)?;
 
         let mut open: Vec<OpenFile<'_>> = Vec::new();
-        for data_type in types {
+        for &data_type in &types {
             let file_span = info_span!("file", data_type = data_type_name(data_type));
             let _f = file_span.enter();
             let headers = match data_type {
@@ -721,8 +762,14 @@ impl Connector {
                 } else {
                     self.key.as_ref()
                 },
+                // One streamed upload: the PII file (by far the larger), or the device file
+                // when it is the only one. Each stream holds a few MiB of buffers in
+                // `sftp-transport`; the other file is uploaded from the spool after the build.
                 stream_to: match &config.destination {
-                    Destination::Sftp { settings, .. } if !options.dry_run => {
+                    Destination::Sftp { settings, .. }
+                        if !options.dry_run
+                            && (data_type == DataType::Pii || !types.contains(&DataType::Pii)) =>
+                    {
                         Some(settings.clone())
                     }
                     _ => None,
@@ -1228,7 +1275,7 @@ struct StreamedPart {
 
 impl StreamedPart {
     fn start(settings: &SftpSettings, name: &str) -> StreamedPart {
-        let (tx, rx) = sync_channel::<Feed>(4);
+        let (tx, rx) = sync_channel::<Feed>(2);
         let (result_tx, result) = sync_channel(1);
         let settings = settings.clone();
         let name = name.to_owned();

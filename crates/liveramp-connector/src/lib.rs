@@ -23,19 +23,25 @@
 //!    (`file-format`: LiveRamp's CSV dialect, limits, splitting), through optional gzip and
 //!    optional OpenPGP encryption (`encrypt`). Malformed members are counted and reported by
 //!    line; rejected values are counted by reason code. Memory does not grow with the
-//!    audience.
+//!    audience. [`Connector::deliver_ndjson`] runs this pass on every core: NDJSON lines are
+//!    read in chunks, parsed, mapped, hashed and rendered as CSV rows on worker threads, and
+//!    written in input order (bounded queues, recycled buffers), so the files are
+//!    byte-identical whatever the thread count; a line longer than `max_member_line_bytes`
+//!    (default 1 MiB) is rejected by number without being held in memory.
 //! 4. **Publish.** Files are built as local files (`0600`; with encryption only ciphertext
 //!    touches the disk): for a `[directory]` destination, under hidden `.NAME.part` names in
 //!    that folder and renamed into place; for `[sftp]`, in a private spool folder under
-//!    `state_dir`, then uploaded by `sftp-transport` (temporary name, size check, atomic
-//!    rename, retries that restart from the spool) and removed. A file under LiveRamp's
+//!    `state_dir` while the same bytes are streamed to the server (one session per file, on
+//!    its own thread, to a temporary name), so the upload overlaps the build. Once the file is
+//!    complete and its checks pass, the streamed upload is committed (size check, atomic
+//!    rename); if the stream failed, the spooled copy is uploaded with `sftp-transport`'s
+//!    retries. The spool is removed on success, failure and panic. A file under LiveRamp's
 //!    25-row minimum is not published unless `allow_small_files = true`.
 //! 5. **Record** each file as delivered or failed, and return a [`Report`] (serde JSON).
 //!
-//! Why spool rather than stream straight to the server: an upload that fails half-way is
-//! retried from its first byte, which a member iterator cannot replay but a spool can; one
-//! pass produces two files, which would need two concurrent uploads over one SFTP session;
-//! and the 25-row rule can only be decided once the file is complete.
+//! Why spool as well as stream: an upload that fails half-way is retried from its first
+//! byte, which a member source cannot replay but a spool can; and the 25-row rule can only be
+//! decided once the file is complete, so the streamed file is published (renamed) only then.
 //!
 //! # Example
 //!
