@@ -367,7 +367,11 @@ pub(crate) fn run(args: &[String]) -> Result {
         started_at: &started_at,
         finished_at: &finished_at,
         load: (&load_before, &load_after),
-        config_text: fs::read_to_string(&config_encrypted).unwrap_or_default(),
+        // Printed with the paths of this machine shortened.
+        config_text: fs::read_to_string(&config_encrypted)
+            .unwrap_or_default()
+            .replace(&bench_dir.display().to_string(), "<target>/bench")
+            .replace(&format!("{}/", crate::root().display()), ""),
         member_bytes,
         counts: &counts,
         rows: &rows,
@@ -1248,6 +1252,22 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
         out.gnupg.version,
         out.gnupg.fingerprint
     );
+    let busy = out
+        .load
+        .0
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if busy > cores as f64 {
+        let _ = writeln!(
+            md,
+            "The machine was busy (load average {busy:.1} on {cores} cores) while this ran: \
+             wall-clock figures are pessimistic; members per CPU-second and the ratios against \
+             the reference programs, measured in the same run, are the figures to compare."
+        );
+    }
     let _ = writeln!(md);
     let _ = writeln!(
         md,
@@ -1258,17 +1278,19 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "| scenario | members/s | input MB/s | output MB | output MB/s | wall s | CPU s | CPU/wall | peak RSS MiB |"
+        "| scenario | members/s | members/CPU-s | input MB/s | output MB | output MB/s | wall s | CPU s | CPU/wall | peak RSS MiB |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in out.rows {
         let m = &row.measured;
         let _ = writeln!(
             md,
-            "| {} | {} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} |",
             row.name,
             row.members
                 .map_or("—".to_owned(), |k| thousands(per_second(k, m.wall))),
+            row.members
+                .map_or("—".to_owned(), |k| thousands(per_second(k, m.cpu()))),
             mb(row.input_bytes) / m.wall,
             row.output_bytes
                 .map_or("—".to_owned(), |b| format!("{:.1}", mb(b))),
@@ -1283,7 +1305,7 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
     if let Some(reason) = out.sftp_reason {
         let _ = writeln!(
             md,
-            "| 4. `liveramp run`, SFTP, encryption on | {reason} | | | | | | | |"
+            "| 4. `liveramp run`, SFTP, encryption on | {reason} | | | | | | | | |"
         );
     }
     let _ = writeln!(md);
