@@ -1384,12 +1384,21 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
         );
         if let Some(s2) = row(2) {
             let extra = s3.measured.wall - s2.measured.wall;
-            let _ = writeln!(
-                md,
-                "- Encryption's cost in the delivery (scenario 3 − scenario 2 wall): {extra:.2} s, \
-                 against {:.2} s for gpg on the same plaintext.",
-                out.gpg.wall
-            );
+            if extra > 0.0 {
+                let _ = writeln!(
+                    md,
+                    "- Encryption's cost in the delivery (scenario 3 − scenario 2 wall): \
+                     {extra:.2} s, against {:.2} s for gpg on the same plaintext.",
+                    out.gpg.wall
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "- Encryption's cost in the delivery is below this run's noise: scenario 3 \
+                     took {:.2} s less than scenario 2; gpg took {:.2} s on the same plaintext.",
+                    -extra, out.gpg.wall
+                );
+            }
         }
         let cat = mb(out.plain_bytes) / out.cat.wall;
         let _ = writeln!(
