@@ -4,10 +4,14 @@
 //!   test environment (an SFTP test account for the real `sshd`), `cargo fmt --check`,
 //!   `cargo clippy -D warnings`, every test, `cargo doc` with warnings denied, and
 //!   `cargo package --workspace`.
-//! - `cargo xtask bench`: every benchmark of the workspace (figures go to `docs/BENCHMARKS.md`).
+//! - `cargo xtask bench [--members N]`: the end-to-end benchmark of issue 9 (`bench.rs`): the
+//!   release `liveramp` binary on a generated audience, locally and over SFTP, next to `cat`,
+//!   `gpg` and OpenSSH's `sftp` on the same bytes (figures go to `docs/BENCHMARKS.md`).
+//! - `cargo xtask bench --crates [CRATE...]`: the per-crate criterion benchmarks.
 //! - `cargo xtask test-env`: only prepare the test environment.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod test_env;
 
 use std::env;
@@ -21,13 +25,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "--crates") => bench_crates(&args[2..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("test-env") => test_env::prepare(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [CRATE...] | test-env>\n\
+                "usage: cargo xtask <ci | bench [--members N] | bench --crates [CRATE...] | test-env>\n\
                  \n  ci        fmt, clippy, tests, docs and packaging: what CI runs\
-                 \n  bench     run the benchmarks (optionally only those of the named crates)\
+                 \n  bench     the end-to-end benchmark (issue 9; `bench --help` for its options)\
+                 \n  bench --crates [CRATE...]\
+                 \n            the per-crate criterion benchmarks (all, or those of the named crates)\
                  \n  test-env  prepare the SFTP test account the sshd tests log in with"
             );
             return ExitCode::from(2);
@@ -161,7 +168,7 @@ const BENCH_CRATES: &[&str] = &[
     "liveramp-scheduler",
 ];
 
-fn bench(only: &[String]) -> Result {
+fn bench_crates(only: &[String]) -> Result {
     check_tools()?;
     test_env::prepare()?;
     for krate in BENCH_CRATES {

@@ -111,6 +111,17 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Parse, map, normalise and hash the members as `run` would, writing no file; prints one
+    /// JSON line of counts (the benchmark's compute ceiling).
+    #[command(hide = true)]
+    MapOnly {
+        /// The configuration file (its mapping and data types are used; nothing is delivered).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The member file (NDJSON, one profile per line).
+        #[arg(long, value_name = "FILE")]
+        members: PathBuf,
+    },
 }
 
 /// A failure and its exit code.
@@ -181,6 +192,7 @@ fn main() -> ExitCode {
             seed,
             output,
         } => generate(count, seed, output.as_deref()),
+        Command::MapOnly { config, members } => map_only(&config, &members),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -580,5 +592,54 @@ fn generate(count: u64, seed: u64, output: Option<&Path>) -> Result<u8, Failure>
     result
         .context("could not write the members")
         .map_err(Failure::delivery)?;
+    Ok(0)
+}
+
+/// `liveramp map-only`: every member parsed, mapped, normalised and hashed as a delivery would,
+/// no file written. Prints `{"members":..,"malformed":..,"device_rows":..,"pii_rows":..}`: the
+/// rows a delivery would write before the file format's own checks (line length, file size).
+fn map_only(config_path: &Path, members_path: &Path) -> Result<u8, Failure> {
+    let config = load(config_path)?;
+    let mapper = liveramp_identity_mapping::Mapper::new(&config.mapping).map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "{}: pii.columns: {e}",
+            config_path.display()
+        ))
+    })?;
+    let types = config.data_types();
+    let (devices, pii) = (
+        types.contains(&liveramp_connector::DataType::Device),
+        types.contains(&liveramp_connector::DataType::Pii),
+    );
+    let members = NdjsonMembers::open(members_path)
+        .with_context(|| format!("cannot read the members from {}", members_path.display()))
+        .map_err(Failure::delivery)?;
+    let mut row = liveramp_identity_mapping::MappedMember::new();
+    let (mut count, mut malformed, mut device_rows, mut pii_rows) = (0u64, 0u64, 0u64, 0u64);
+    for item in members {
+        match item {
+            Ok(profile) => {
+                count += 1;
+                mapper.map_into(&profile, &mut row);
+                if devices {
+                    device_rows += row.device_rows().len() as u64;
+                }
+                if pii && row.pii_row().is_some() {
+                    pii_rows += 1;
+                }
+            }
+            Err(e) if e.source_failed => {
+                return Err(Failure::delivery(anyhow::anyhow!(
+                    "reading the members from {} failed at {e}",
+                    members_path.display()
+                )));
+            }
+            Err(_) => malformed += 1,
+        }
+    }
+    println!(
+        "{{\"members\":{count},\"malformed\":{malformed},\"device_rows\":{device_rows},\
+         \"pii_rows\":{pii_rows}}}"
+    );
     Ok(0)
 }

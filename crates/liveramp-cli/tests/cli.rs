@@ -337,7 +337,7 @@ fn names(dir: &Path) -> Vec<String> {
 /// code 0 on SIGTERM; started again the same night, it delivers nothing twice.
 #[test]
 fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
-    let dir = demo_copy(40);
+    let dir = demo_copy(80);
     let config = dir.path().join("connector.toml");
     let out = dir.path().join("out");
     let journal = dir.path().join("state").join("ledger.jsonl");

@@ -7,6 +7,9 @@
 //! (and some that are not US numbers or not numbers at all), limited-ad-tracking zero IDFAs and
 //! AAIDs, IDs without hyphens, unicode names with commas and quotes, states and countries as
 //! names or codes, ZIPs that lost their leading zero, members with nothing to match on.
+//! Lines are compact JSON (no spaces; `encoding` only when not `raw`) and average about 320
+//! bytes, the size of a typical exported profile; not every member has a name, an address or
+//! a device ID.
 //!
 //! ```
 //! use liveramp_connector::generate;
@@ -217,26 +220,28 @@ fn json_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// One identity; `encoding` is written only when it is not `raw` (the default).
 fn identity(out: &mut String, first: &mut bool, kind: &str, encoding: &str, value: &str) {
     if !*first {
-        out.push_str(", ");
+        out.push(',');
     }
     *first = false;
-    let _ = write!(
-        out,
-        "{{\"type\": \"{kind}\", \"encoding\": \"{encoding}\", \"value\": "
-    );
+    let _ = write!(out, "{{\"type\":\"{kind}\",");
+    if encoding != "raw" {
+        let _ = write!(out, "\"encoding\":\"{encoding}\",");
+    }
+    out.push_str("\"value\":");
     json_string(out, value);
     out.push('}');
 }
 
 fn attribute(out: &mut String, first: &mut bool, name: &str, value: &str) {
     if !*first {
-        out.push_str(", ");
+        out.push(',');
     }
     *first = false;
     json_string(out, name);
-    out.push_str(": ");
+    out.push(':');
     json_string(out, value);
 }
 
@@ -256,7 +261,7 @@ pub fn member_line_into(seed: u64, index: u64, out: &mut String) {
     let (city, state, zip) = CITIES[r.below(CITIES.len())];
     let _ = write!(
         out,
-        "{{\"mpid\": \"{}\", \"user_identities\": [",
+        "{{\"mpid\":\"{}\",\"user_identities\":[",
         seed.wrapping_mul(1_000_000_000).wrapping_add(index)
     );
     let mut first = true;
@@ -319,74 +324,87 @@ pub fn member_line_into(seed: u64, index: u64, out: &mut String) {
             &format!("C{}", r.below(1_000_000)),
         );
     }
-    out.push_str("], \"device_identities\": [");
+    out.push_str("],\"device_identities\":[");
     first = true;
-    if r.chance(45) {
+    if r.chance(30) {
         value.clear();
         device_id(r, &mut value);
         identity(out, &mut first, "ios_advertising_id", "raw", &value);
     }
-    if r.chance(45) {
+    if r.chance(30) {
         value.clear();
         device_id(r, &mut value);
         identity(out, &mut first, "google_advertising_id", "raw", &value);
     }
-    out.push_str("], \"user_attributes\": {");
+    out.push_str("],\"user_attributes\":{");
     first = true;
     if !nothing {
-        let padded = |name: &str, r: &mut Rng| {
-            if r.chance(15) {
-                format!("  {name}\t")
-            } else {
-                name.to_owned()
-            }
-        };
-        let first_value = padded(first_name, r);
-        attribute(out, &mut first, "$FirstName", &first_value);
-        let last_value = padded(last_name, r);
-        attribute(out, &mut first, "$LastName", &last_value);
-        attribute(out, &mut first, "$City", city);
-        attribute(
-            out,
-            &mut first,
-            "$State",
-            if r.chance(10) { "Atlantis" } else { state },
-        );
-        let zip_value = match r.below(10) {
-            0 => zip.trim_start_matches('0').to_owned(),
-            1 => format!("{zip}-{:04}", r.below(10_000)),
-            2 => "ABCDE".to_owned(),
-            _ => zip.to_owned(),
-        };
-        attribute(out, &mut first, "$Zip", &zip_value);
-        let country = r.pick(&[
-            "US",
-            "USA",
-            "United States",
-            "us",
-            "U.S.",
-            "Canada",
-            "Narnia",
-        ]);
-        attribute(out, &mut first, "$Country", country);
-        if r.chance(30) {
+        if r.chance(80) {
+            let padded = |name: &str, r: &mut Rng| {
+                if r.chance(15) {
+                    format!("  {name}\t")
+                } else {
+                    name.to_owned()
+                }
+            };
+            let first_value = padded(first_name, r);
+            attribute(out, &mut first, "$FirstName", &first_value);
+            let last_value = padded(last_name, r);
+            attribute(out, &mut first, "$LastName", &last_value);
+        }
+        let address = r.below(100);
+        if address < 55 {
+            attribute(out, &mut first, "$City", city);
+            attribute(
+                out,
+                &mut first,
+                "$State",
+                if r.chance(10) { "Atlantis" } else { state },
+            );
+            let zip_value = match r.below(10) {
+                0 => zip.trim_start_matches('0').to_owned(),
+                1 => format!("{zip}-{:04}", r.below(10_000)),
+                2 => "ABCDE".to_owned(),
+                _ => zip.to_owned(),
+            };
+            attribute(out, &mut first, "$Zip", &zip_value);
+        }
+        if address < 70 {
+            let country = r.pick(&[
+                "US",
+                "USA",
+                "United States",
+                "us",
+                "U.S.",
+                "Canada",
+                "Narnia",
+            ]);
+            attribute(out, &mut first, "$Country", country);
+        }
+        if r.chance(20) {
             value.clear();
             phone(r, &mut value);
             attribute(out, &mut first, "$Mobile", &value);
         }
     }
-    attribute(
-        out,
-        &mut first,
-        "loyalty_tier",
-        r.pick(&["gold", "silver", "bronze"]),
-    );
-    let _ = write!(
-        out,
-        "}}, \"calculated_attributes\": {{\"lifetime_value\": {}.{}}}}}",
-        r.below(5000),
-        r.below(10)
-    );
+    if r.chance(20) {
+        attribute(
+            out,
+            &mut first,
+            "loyalty_tier",
+            r.pick(&["gold", "silver", "bronze"]),
+        );
+    }
+    out.push('}');
+    if r.chance(10) {
+        let _ = write!(
+            out,
+            ",\"calculated_attributes\":{{\"lifetime_value\":{}.{}}}",
+            r.below(5000),
+            r.below(10)
+        );
+    }
+    out.push('}');
 }
 
 /// Writes `count` members of `seed` as NDJSON (one profile per line).
