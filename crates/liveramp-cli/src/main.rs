@@ -121,6 +121,9 @@ enum Command {
         /// The member file (NDJSON, one profile per line).
         #[arg(long, value_name = "FILE")]
         members: PathBuf,
+        /// Worker threads (default: every core).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
     },
 }
 
@@ -192,7 +195,11 @@ fn main() -> ExitCode {
             seed,
             output,
         } => generate(count, seed, output.as_deref()),
-        Command::MapOnly { config, members } => map_only(&config, &members),
+        Command::MapOnly {
+            config,
+            members,
+            threads,
+        } => map_only(&config, &members, threads),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -598,48 +605,19 @@ fn generate(count: u64, seed: u64, output: Option<&Path>) -> Result<u8, Failure>
 /// `liveramp map-only`: every member parsed, mapped, normalised and hashed as a delivery would,
 /// no file written. Prints `{"members":..,"malformed":..,"device_rows":..,"pii_rows":..}`: the
 /// rows a delivery would write before the file format's own checks (line length, file size).
-fn map_only(config_path: &Path, members_path: &Path) -> Result<u8, Failure> {
+fn map_only(config_path: &Path, members_path: &Path, threads: usize) -> Result<u8, Failure> {
     let config = load(config_path)?;
-    let mapper = liveramp_identity_mapping::Mapper::new(&config.mapping).map_err(|e| {
-        Failure::usage(anyhow::anyhow!(
-            "{}: pii.columns: {e}",
-            config_path.display()
-        ))
-    })?;
-    let types = config.data_types();
-    let (devices, pii) = (
-        types.contains(&liveramp_connector::DataType::Device),
-        types.contains(&liveramp_connector::DataType::Pii),
-    );
-    let members = NdjsonMembers::open(members_path)
+    let connector = Connector::new(config).map_err(classify)?;
+    let members = std::fs::File::open(members_path)
+        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
         .with_context(|| format!("cannot read the members from {}", members_path.display()))
         .map_err(Failure::delivery)?;
-    let mut row = liveramp_identity_mapping::MappedMember::new();
-    let (mut count, mut malformed, mut device_rows, mut pii_rows) = (0u64, 0u64, 0u64, 0u64);
-    for item in members {
-        match item {
-            Ok(profile) => {
-                count += 1;
-                mapper.map_into(&profile, &mut row);
-                if devices {
-                    device_rows += row.device_rows().len() as u64;
-                }
-                if pii && row.pii_row().is_some() {
-                    pii_rows += 1;
-                }
-            }
-            Err(e) if e.source_failed => {
-                return Err(Failure::delivery(anyhow::anyhow!(
-                    "reading the members from {} failed at {e}",
-                    members_path.display()
-                )));
-            }
-            Err(_) => malformed += 1,
-        }
-    }
+    let summary = connector
+        .map_only(members, &DeliverOptions::new().threads(threads))
+        .map_err(classify)?;
     println!(
-        "{{\"members\":{count},\"malformed\":{malformed},\"device_rows\":{device_rows},\
-         \"pii_rows\":{pii_rows}}}"
+        "{{\"members\":{},\"malformed\":{},\"device_rows\":{},\"pii_rows\":{}}}",
+        summary.members, summary.malformed_members, summary.device_rows, summary.pii_rows
     );
     Ok(0)
 }
