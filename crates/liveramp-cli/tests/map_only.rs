@@ -88,10 +88,16 @@ fn map_only_counts_exactly_the_rows_run_writes() {
         "{\"members\":400,\"malformed\":3,\"device_rows\":153,\"pii_rows\":350}\n"
     );
     assert_eq!(text(&out.stderr), "");
-    assert!(
-        !dir.path().join("out").exists() && !dir.path().join("state").exists(),
-        "map-only writes no file"
+    // Nothing delivered, nothing recorded: no destination folder, and the state folder (the
+    // connector opens its ledger there) holds no record.
+    assert!(!dir.path().join("out").exists(), "map-only writes no file");
+    let ledger = dir.path().join("state/ledger.jsonl");
+    assert_eq!(
+        fs::read_to_string(&ledger).unwrap_or_default(),
+        "",
+        "map-only records nothing"
     );
+    assert!(!dir.path().join("state/spool").exists(), "map-only spools nothing");
 
     // `run` on the same members writes exactly those rows.
     let report = dir.path().join("report.json");
