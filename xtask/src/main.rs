@@ -3,11 +3,17 @@
 //! - `cargo xtask ci`: everything CI checks, in order: the system tools the tests need, the
 //!   test environment (an SFTP test account for the real `sshd`), `cargo fmt --check`,
 //!   `cargo clippy -D warnings`, every test, `cargo doc` with warnings denied, and
-//!   `cargo package --workspace`.
+//!   `cargo package --workspace`, `cargo deny` and a short run of every fuzz target.
+//! - `cargo xtask fuzz [--seconds N] [--asan] [TARGET...]`: build the libFuzzer targets of
+//!   `fuzz/` and run each for N seconds (see `fuzz/README.md`).
+//! - `cargo xtask deny`: licences, bans, sources and advisories of the dependency graph
+//!   (`deny.toml`).
 //! - `cargo xtask bench`: every benchmark of the workspace (figures go to `docs/BENCHMARKS.md`).
 //! - `cargo xtask test-env`: only prepare the test environment.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod deny;
+mod fuzz;
 mod test_env;
 
 use std::env;
@@ -23,10 +29,16 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("test-env") => test_env::prepare(),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("deny") => deny::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [CRATE...] | test-env>\n\
-                 \n  ci        fmt, clippy, tests, docs and packaging: what CI runs\
+                "usage: cargo xtask <ci | fuzz [--seconds N] [--asan] [TARGET...] | deny | \
+                 bench [CRATE...] | test-env>\n\
+                 \n  ci        fmt, clippy, tests, docs, packaging, cargo deny, fuzz smoke: what CI \
+                 runs\
+                 \n  fuzz      build the libFuzzer targets and run each for N seconds (default 60)\
+                 \n  deny      cargo deny: licences, duplicate versions, sources, advisories\
                  \n  bench     run the benchmarks (optionally only those of the named crates)\
                  \n  test-env  prepare the SFTP test account the sshd tests log in with"
             );
@@ -112,6 +124,11 @@ fn ci() -> Result {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     step("cargo fmt --check", fmt)?;
+    let mut fmt_fuzz = cargo();
+    fmt_fuzz.args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]);
+    step("cargo fmt --check (fuzz targets)", fmt_fuzz)?;
+
+    deny::run()?;
 
     let mut clippy = cargo();
     clippy.args([
@@ -143,6 +160,9 @@ fn ci() -> Result {
         "--no-verify",
     ]);
     step("cargo package --workspace", package)?;
+
+    // Last: it builds the fuzz targets in their own target folder (fuzz/target).
+    fuzz::smoke()?;
 
     println!(
         "\nxtask ci: all steps passed in {:.0} s",
