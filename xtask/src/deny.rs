@@ -34,14 +34,7 @@ pub(crate) fn run() -> Result {
     }
 
     let mut offline_checks = cargo_deny();
-    offline_checks.args([
-        "--locked",
-        "check",
-        "--disable-fetch",
-        "licenses",
-        "bans",
-        "sources",
-    ]);
+    offline_checks.args(["--locked", "check", "licenses", "bans", "sources"]);
     step("cargo deny check licenses bans sources", offline_checks)?;
 
     // Fetch (or update) the advisory database; fall back to a copy fetched before.
@@ -49,7 +42,7 @@ pub(crate) fn run() -> Result {
     fetch.args(["fetch", "db"]);
     let fetched = step("cargo deny fetch db (RustSec advisories)", fetch).is_ok();
     let mut advisories = cargo_deny();
-    advisories.args(["--locked", "check", "--disable-fetch", "advisories"]);
+    advisories.args(["--locked", "--offline", "check", "advisories"]);
     if fetched {
         return step("cargo deny check advisories", advisories);
     }

@@ -239,6 +239,15 @@ fn run_target(bin_dir: &Path, target: &str, options: &Options) -> Result<String>
     let output = command
         .output()
         .map_err(|e| format!("cannot run the fuzz target {target}: {e}"))?;
+    let log_path = fuzz
+        .join("target")
+        .join("logs")
+        .join(format!("{target}.log"));
+    if let Some(dir) = log_path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    fs::write(&log_path, &output.stderr)
+        .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
     let log = String::from_utf8_lossy(&output.stderr);
     println!(
         "<== fuzz {target}: {:.1} s",
@@ -250,9 +259,11 @@ fn run_target(bin_dir: &Path, target: &str, options: &Options) -> Result<String>
             eprintln!("{line}");
         }
         return Err(format!(
-            "fuzz target {target} failed ({}): the input is saved under {}/; reproduce with \
-             `{} <that file>`, then add it as a regression test (see fuzz/README.md)",
+            "fuzz target {target} failed ({}; whole log in {}): the input is saved under {}/; \
+             reproduce with `{} <that file>`, then add it as a regression test (see \
+             fuzz/README.md)",
             output.status,
+            log_path.display(),
             artifacts.display(),
             bin_dir.join(target).display()
         ));
