@@ -383,3 +383,58 @@ fn write_seeds(target: &str, dir: &Path) -> Result {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_seconds_sanitizer_and_targets() {
+        let options = parse(&args("--seconds 5 --asan mapping normalize")).unwrap();
+        assert_eq!(options.seconds, 5);
+        assert!(options.asan);
+        assert_eq!(options.targets, ["mapping", "normalize"]);
+        let defaults = parse(&[]).unwrap();
+        assert_eq!((defaults.seconds, defaults.asan), (60, false));
+        assert!(defaults.targets.is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_arguments_with_the_usage() {
+        for bad in ["--seconds", "--seconds 0", "--seconds ten", "--jobs 2"] {
+            let error = parse(&args(bad)).err().unwrap();
+            assert!(error.contains("usage: cargo xtask fuzz"), "{bad}: {error}");
+        }
+    }
+
+    /// Every file of `fuzz/fuzz_targets/` is a `[[bin]]` of `fuzz/Cargo.toml` and the other way
+    /// round, so `cargo xtask fuzz` and `cargo fuzz list` see the same targets.
+    #[test]
+    fn every_target_file_is_a_bin_of_the_fuzz_manifest() {
+        let manifest = fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+        let mut bins: Vec<String> = manifest
+            .split("[[bin]]")
+            .skip(1)
+            .map(|section| {
+                let name = section
+                    .lines()
+                    .find_map(|l| l.strip_prefix("name = "))
+                    .unwrap();
+                let path = section
+                    .lines()
+                    .find_map(|l| l.strip_prefix("path = "))
+                    .unwrap();
+                let name = name.trim_matches('"').to_owned();
+                assert_eq!(path.trim_matches('"'), format!("fuzz_targets/{name}.rs"));
+                name
+            })
+            .collect();
+        bins.sort();
+        assert_eq!(bins, all_targets().unwrap());
+        assert_eq!(bins.len(), 7);
+    }
+}
