@@ -35,13 +35,16 @@ const COVERAGE_FLAGS: &[&str] = &[
 struct Options {
     seconds: u64,
     asan: bool,
+    /// Build with the cheaper `fuzz-smoke` profile of `fuzz/Cargo.toml` (CI's smoke run).
+    smoke: bool,
     targets: Vec<String>,
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [--asan] [TARGET...]\n\
+    "usage: cargo xtask fuzz [--seconds N] [--asan] [--smoke] [TARGET...]\n\
      \n  --seconds N  run each target for N seconds (default 60)\
      \n  --asan       build with AddressSanitizer too (slower build and runs)\
+     \n  --smoke      build as `cargo xtask ci` does (profile fuzz-smoke: opt-level 1)\
      \n  TARGET       only these targets (default: all; see fuzz/fuzz_targets/)"
         .to_owned()
 }
@@ -50,6 +53,7 @@ fn parse(args: &[String]) -> Result<Options> {
     let mut options = Options {
         seconds: 60,
         asan: false,
+        smoke: false,
         targets: Vec::new(),
     };
     let mut args = args.iter();
@@ -70,6 +74,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 }
             }
             "--asan" => options.asan = true,
+            "--smoke" => options.smoke = true,
             "-h" | "--help" => return Err(usage()),
             other if other.starts_with('-') => {
                 return Err(format!("unknown option {other}\n{}", usage()));
@@ -91,6 +96,7 @@ pub(crate) fn smoke() -> Result {
     fuzz(&Options {
         seconds: SMOKE_SECONDS,
         asan: false,
+        smoke: true,
         targets: Vec::new(),
     })
 }
@@ -143,7 +149,7 @@ fn fuzz(options: &Options) -> Result {
         options.targets.clone()
     };
     let triple = host_triple()?;
-    let bin_dir = build(&triple, options.asan)?;
+    let bin_dir = build(&triple, options.asan, options.smoke)?;
     let mut stats = Vec::new();
     for target in &targets {
         stats.push(run_target(&bin_dir, target, options)?);
@@ -164,7 +170,7 @@ fn fuzz(options: &Options) -> Result {
 }
 
 /// Builds every target, instrumented for libFuzzer; returns the folder of the binaries.
-fn build(triple: &str, asan: bool) -> Result<PathBuf> {
+fn build(triple: &str, asan: bool, smoke: bool) -> Result<PathBuf> {
     let target_dir = fuzz_dir()
         .join("target")
         .join(if asan { "xtask-asan" } else { "xtask" });
@@ -175,11 +181,13 @@ fn build(triple: &str, asan: bool) -> Result<PathBuf> {
     if let Ok(extra) = std::env::var("RUSTFLAGS") {
         flags.extend(extra.split_whitespace().map(str::to_owned));
     }
+    let profile = if smoke { "fuzz-smoke" } else { "release" };
     let mut command = cargo();
     command
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--locked",
             "--bins",
             "--target",
@@ -200,7 +208,7 @@ fn build(triple: &str, asan: bool) -> Result<PathBuf> {
         "build the fuzz targets (libFuzzer)"
     };
     crate::step(what, command)?;
-    Ok(target_dir.join(triple).join("release"))
+    Ok(target_dir.join(triple).join(profile))
 }
 
 /// Runs one target for the given time; returns libFuzzer's final statistics, summarised.
@@ -394,12 +402,15 @@ mod tests {
 
     #[test]
     fn parses_seconds_sanitizer_and_targets() {
-        let options = parse(&args("--seconds 5 --asan mapping normalize")).unwrap();
+        let options = parse(&args("--seconds 5 --asan --smoke mapping normalize")).unwrap();
         assert_eq!(options.seconds, 5);
-        assert!(options.asan);
+        assert!(options.asan && options.smoke);
         assert_eq!(options.targets, ["mapping", "normalize"]);
         let defaults = parse(&[]).unwrap();
-        assert_eq!((defaults.seconds, defaults.asan), (60, false));
+        assert_eq!(
+            (defaults.seconds, defaults.asan, defaults.smoke),
+            (60, false, false)
+        );
         assert!(defaults.targets.is_empty());
     }
 

@@ -4,8 +4,8 @@
 //!   test environment (an SFTP test account for the real `sshd`), `cargo fmt --check`,
 //!   `cargo clippy -D warnings`, every test, `cargo doc` with warnings denied, and
 //!   `cargo package --workspace`, `cargo deny` and a short run of every fuzz target.
-//! - `cargo xtask fuzz [--seconds N] [--asan] [TARGET...]`: build the libFuzzer targets of
-//!   `fuzz/` and run each for N seconds (see `fuzz/README.md`).
+//! - `cargo xtask fuzz [--seconds N] [--asan] [--smoke] [TARGET...]`: build the libFuzzer
+//!   targets of `fuzz/` and run each for N seconds (see `fuzz/README.md`).
 //! - `cargo xtask deny`: licences, bans, sources and advisories of the dependency graph
 //!   (`deny.toml`).
 //! - `cargo xtask bench`: every benchmark of the workspace (figures go to `docs/BENCHMARKS.md`).
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Some("deny") => deny::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | fuzz [--seconds N] [--asan] [TARGET...] | deny | \
+                "usage: cargo xtask <ci | fuzz [--seconds N] [--asan] [--smoke] [TARGET...] | deny | \
                  bench [CRATE...] | test-env>\n\
                  \n  ci        fmt, clippy, tests, docs, packaging, cargo deny, fuzz smoke: what CI \
                  runs\
