@@ -3,7 +3,11 @@
 //! - `cargo xtask ci`: everything CI checks, in order: the system tools the tests need, the
 //!   test environment (an SFTP test account for the real `sshd`), `cargo fmt --check`,
 //!   `cargo clippy -D warnings`, every test, `cargo doc` with warnings denied, and
-//!   `cargo package --workspace`.
+//!   `cargo package --workspace`, `cargo deny` and a short run of every fuzz target.
+//! - `cargo xtask fuzz [--seconds N] [--asan] [--smoke] [TARGET...]`: build the libFuzzer
+//!   targets of `fuzz/` and run each for N seconds (see `fuzz/README.md`).
+//! - `cargo xtask deny`: licences, bans, sources and advisories of the dependency graph
+//!   (`deny.toml`).
 //! - `cargo xtask bench [--members N]`: the end-to-end benchmark of issue 9 (`bench.rs`): the
 //!   release `liveramp` binary on a generated audience, locally and over SFTP, next to `cat`,
 //!   `gpg` and OpenSSH's `sftp` on the same bytes (figures go to `docs/BENCHMARKS.md`).
@@ -12,6 +16,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod deny;
+mod fuzz;
 mod test_env;
 
 use std::env;
@@ -28,10 +34,16 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).is_some_and(|a| a == "--crates") => bench_crates(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         Some("test-env") => test_env::prepare(),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("deny") => deny::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [--members N] | bench --crates [CRATE...] | test-env>\n\
-                 \n  ci        fmt, clippy, tests, docs and packaging: what CI runs\
+                "usage: cargo xtask <ci | fuzz [--seconds N] [--asan] [--smoke] [TARGET...] | deny | \
+                 bench [--members N] | bench --crates [CRATE...] | test-env>\n\
+                 \n  ci        fmt, clippy, tests, docs, packaging, cargo deny, fuzz smoke: what CI \
+                 runs\
+                 \n  fuzz      build the libFuzzer targets and run each for N seconds (default 60)\
+                 \n  deny      cargo deny: licences, duplicate versions, sources, advisories\
                  \n  bench     the end-to-end benchmark (issue 9; `bench --help` for its options)\
                  \n  bench --crates [CRATE...]\
                  \n            the per-crate criterion benchmarks (all, or those of the named crates)\
@@ -119,6 +131,11 @@ fn ci() -> Result {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     step("cargo fmt --check", fmt)?;
+    let mut fmt_fuzz = cargo();
+    fmt_fuzz.args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]);
+    step("cargo fmt --check (fuzz targets)", fmt_fuzz)?;
+
+    deny::run()?;
 
     let mut clippy = cargo();
     clippy.args([
@@ -150,6 +167,9 @@ fn ci() -> Result {
         "--no-verify",
     ]);
     step("cargo package --workspace", package)?;
+
+    // Last: it builds the fuzz targets in their own target folder (fuzz/target).
+    fuzz::smoke()?;
 
     println!(
         "\nxtask ci: all steps passed in {:.0} s",
