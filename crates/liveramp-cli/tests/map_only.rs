@@ -97,7 +97,10 @@ fn map_only_counts_exactly_the_rows_run_writes() {
         "",
         "map-only records nothing"
     );
-    assert!(!dir.path().join("state/spool").exists(), "map-only spools nothing");
+    assert!(
+        !dir.path().join("state/spool").exists(),
+        "map-only spools nothing"
+    );
 
     // `run` on the same members writes exactly those rows.
     let report = dir.path().join("report.json");
