@@ -13,7 +13,10 @@
 //!
 //! In the same run, on the same bytes, the reference points: `cat` of scenario 2's files,
 //! `gpg --encrypt --compress-algo none` of them to the same key, and OpenSSH's `sftp -b` `put`
-//! of scenario 3's encrypted files to the same server. Prints a Markdown report (machine, date,
+//! of scenario 3's encrypted files to the same server, beside our transport's pure upload of the
+//! same files (`liveramp upload-files`; scenario 4 streams while it builds, so its upload time is
+//! not one). Scenario 2 runs again with `--threads 1` and `--threads 4` to check that the output
+//! is byte-identical whatever the thread count. Prints a Markdown report (machine, date,
 //! command, configuration, table, ratios, targets) and saves it in `<target>/bench/`.
 // Figures are printed with a few significant digits: float casts cannot hurt them.
 #![allow(
@@ -129,6 +132,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     };
 
     let exe = build_liveramp()?;
+    let binary = sha256_of(&exe);
     let target = exe
         .parent()
         .and_then(Path::parent)
@@ -356,6 +360,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     let finished_at = utc_now();
     let load_after = load_average();
     let out = Outputs {
+        binary: &binary,
         options: &options,
         command_line: &command_line,
         started_at: &started_at,
@@ -381,7 +386,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     };
     let results = results_json(&out);
     let results_path = bench_dir.join(format!("results-{}.json", options.members));
-    let earlier = other_results(&bench_dir, options.members);
+    let earlier = other_results(&bench_dir, options.members, &binary);
     let markdown = report(&out, &earlier);
     fs::write(&results_path, results.to_string() + "\n")
         .map_err(|e| io_error("write", &results_path, &e))?;
@@ -580,6 +585,22 @@ fn starts_with(path: &Path, prefix: &[u8]) -> bool {
     file.take(prefix.len() as u64)
         .read_to_end(&mut head)
         .is_ok_and(|_| head == prefix)
+}
+
+/// The SHA-256 of a file, hex (`sha256sum`), or empty when it cannot be computed.
+fn sha256_of(path: &Path) -> String {
+    Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
 }
 
 fn file_len(path: &Path) -> u64 {
@@ -1168,6 +1189,8 @@ struct SftpResults {
 }
 
 struct Outputs<'a> {
+    /// The SHA-256 of the `liveramp` binary measured (empty when `sha256sum` failed).
+    binary: &'a str,
     options: &'a Options,
     command_line: &'a str,
     started_at: &'a str,
@@ -1236,12 +1259,18 @@ fn results_json(out: &Outputs<'_>) -> Value {
         "members": out.options.members,
         "date": out.started_at,
         "commit": git_commit(),
+        "binary_sha256": out.binary,
         "scenarios": rows,
     })
 }
 
 /// Results saved by runs at other audience sizes: `(members, date, scenario -> peak RSS KiB)`.
-fn other_results(bench_dir: &Path, members: u64) -> Vec<(u64, String, BTreeMap<String, u64>)> {
+/// Only results of the same `liveramp` binary count: memory use is the binary's.
+fn other_results(
+    bench_dir: &Path,
+    members: u64,
+    binary: &str,
+) -> Vec<(u64, String, BTreeMap<String, u64>)> {
     let mut found = Vec::new();
     let Ok(entries) = fs::read_dir(bench_dir) else {
         return found;
@@ -1261,6 +1290,9 @@ fn other_results(bench_dir: &Path, members: u64) -> Vec<(u64, String, BTreeMap<S
             continue;
         };
         let n = value["members"].as_u64().unwrap_or(0);
+        if binary.is_empty() || value["binary_sha256"].as_str() != Some(binary) {
+            continue;
+        }
         // The issue compares 1M with 10M members; other sizes measure startup more than flatness.
         let pair = [members.min(n), members.max(n)];
         if pair != [1_000_000, 10_000_000] {
@@ -1571,7 +1603,7 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
     } else if earlier.is_empty() {
         let _ = writeln!(
             md,
-            "| peak RSS the same (±10%) at 1M and 10M | run the other size too (`--members {}`) | — |",
+            "| peak RSS the same (±10%) at 1M and 10M | run the other size too with this binary (`--members {}`) | — |",
             if n == 10_000_000 {
                 1_000_000
             } else {
