@@ -125,6 +125,18 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
     },
+    /// Upload local files, unchanged, with the configured destination's transport (one session,
+    /// in order, each published under its own file name); prints one JSON line with the files,
+    /// bytes and seconds (connection included): the benchmark's pure upload measurement.
+    #[command(hide = true)]
+    UploadFiles {
+        /// The configuration file (its `[sftp]` or `[directory]` destination is used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The files to upload.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// A failure and its exit code.
@@ -200,6 +212,7 @@ fn main() -> ExitCode {
             members,
             threads,
         } => map_only(&config, &members, threads),
+        Command::UploadFiles { config, files } => upload_files(&config, &files),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -618,6 +631,76 @@ fn map_only(config_path: &Path, members_path: &Path, threads: usize) -> Result<u
     println!(
         "{{\"members\":{},\"malformed\":{},\"device_rows\":{},\"pii_rows\":{}}}",
         summary.members, summary.malformed_members, summary.device_rows, summary.pii_rows
+    );
+    Ok(0)
+}
+
+/// `liveramp upload-files`: uploads `files` as they are with the configured transport, timed
+/// from before the connection to after the last file is published. Prints
+/// `{"files":..,"bytes":..,"seconds":..,"mb_per_s":..}` (MB = 10^6 bytes).
+fn upload_files(config_path: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
+    use liveramp_connector::Destination;
+    use liveramp_sftp_transport::{DirectoryTransport, SftpTransport, Transport};
+
+    let config = load(config_path)?;
+    let mut transport: Box<dyn Transport> = match config.destination {
+        Destination::Directory { path } => Box::new(DirectoryTransport::new(path)),
+        Destination::Sftp {
+            mut settings,
+            password_env,
+            passphrase_env,
+        } => {
+            if let Some(var) = password_env {
+                let value = std::env::var(&var).ok().filter(|v| !v.is_empty());
+                let value = value.ok_or_else(|| {
+                    Failure::usage(anyhow::anyhow!(
+                        "sftp.password_env: the environment variable {var} is not set; export \
+                         it with the SFTP password"
+                    ))
+                })?;
+                settings.password = Some(value.into());
+            }
+            if let Some(var) = passphrase_env {
+                let value = std::env::var(&var).ok().filter(|v| !v.is_empty());
+                let value = value.ok_or_else(|| {
+                    Failure::usage(anyhow::anyhow!(
+                        "sftp.private_key_passphrase_env: the environment variable {var} is not \
+                         set; export it with the private key's passphrase"
+                    ))
+                })?;
+                settings.private_key_passphrase = Some(value.into());
+            }
+            Box::new(SftpTransport::new(*settings).map_err(Failure::usage)?)
+        }
+        other => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "upload-files does not know the destination {other:?}"
+            )));
+        }
+    };
+    let started = Instant::now();
+    let mut bytes = 0u64;
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no usable file name", file.display()))
+            .map_err(Failure::usage)?;
+        let receipt = transport
+            .upload_file(file, name)
+            .with_context(|| format!("cannot upload {}", file.display()))
+            .map_err(Failure::delivery)?;
+        bytes += receipt.bytes;
+    }
+    transport
+        .close()
+        .context("cannot close the session")
+        .map_err(Failure::delivery)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{{\"files\":{},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"mb_per_s\":{:.3}}}",
+        files.len(),
+        bytes as f64 / 1e6 / seconds.max(1e-9)
     );
     Ok(0)
 }
