@@ -276,15 +276,15 @@ impl Mapper {
             cell.clear();
             match column {
                 Column::FirstName => {
-                    filled[0] = fill(cell, attrs.first_name, FIRST, person_name, rejections);
+                    filled[0] = fill_text(cell, attrs.first_name, FIRST, person_name, rejections);
                 }
                 Column::LastName => {
-                    filled[1] = fill(cell, attrs.last_name, LAST, person_name, rejections);
+                    filled[1] = fill_text(cell, attrs.last_name, LAST, person_name, rejections);
                 }
                 Column::Address => {
-                    filled[2] = fill(cell, attrs.address, ADDRESS, address, rejections);
+                    filled[2] = fill_text(cell, attrs.address, ADDRESS, address, rejections);
                 }
-                Column::City => filled[3] = fill(cell, attrs.city, CITY, city, rejections),
+                Column::City => filled[3] = fill_text(cell, attrs.city, CITY, city, rejections),
                 Column::State => filled[4] = fill(cell, attrs.state, STATE, state, rejections),
                 Column::Zip => filled[5] = fill(cell, attrs.zip, ZIP, zip, rejections),
                 Column::Country => {
@@ -436,6 +436,30 @@ fn fill<T: AsRef<str>>(
     }
 }
 
+/// Like [`fill`], for a normaliser that appends to the cell (no allocation).
+fn fill_text(
+    cell: &mut String,
+    value: Option<&AttributeValue>,
+    (field, column): (&'static str, &'static str),
+    parse: fn(&str, &mut String) -> Result<(), &'static str>,
+    rejections: &mut Vec<Rejection>,
+) -> bool {
+    let Some(text) = value.and_then(AttributeValue::as_text) else {
+        return false;
+    };
+    match parse(text, cell) {
+        Ok(()) => true,
+        Err(code) => {
+            rejections.push(Rejection {
+                code,
+                field,
+                column: Some(column),
+            });
+            false
+        }
+    }
+}
+
 /// Defines a built-in column's normaliser: `pii-normalize`'s parse with its rejection code.
 macro_rules! normaliser {
     ($name:ident, $t:ty) => {
@@ -444,8 +468,6 @@ macro_rules! normaliser {
         }
     };
 }
-normaliser!(person_name, PersonName);
-normaliser!(city, City);
 normaliser!(zip, Zip);
 normaliser!(state, State);
 normaliser!(country, Country);
@@ -453,8 +475,18 @@ normaliser!(country, Country);
 /// `ADDRESS1`: the same free-text cleanup as names and cities (trimmed, whitespace runs and
 /// line breaks collapsed to one space, control characters removed; never hashed), with its
 /// own rejection code `address.empty`.
-fn address(raw: &str) -> Result<City, &'static str> {
-    City::parse(raw).map_err(|_| "address.empty")
+fn address(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    City::parse_into(raw, cell).map_err(|_| "address.empty")
+}
+
+/// `FIRSTNAME`, `LASTNAME`: [`PersonName`], appended to the cell.
+fn person_name(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    PersonName::parse_into(raw, cell).map_err(|r| r.code())
+}
+
+/// `CITY`: [`City`], appended to the cell.
+fn city(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    City::parse_into(raw, cell).map_err(|r| r.code())
 }
 
 /// The reserved user attributes, found in one pass (the last of a repeated name wins).
