@@ -251,7 +251,13 @@ impl Mapper {
 
     fn map_pii(&self, profile: &Profile, out: &mut MappedMember) {
         let attrs = Reserved::scan(profile);
-        out.emails.clear();
+        for entry in out.emails.drain(..) {
+            if let Entry::Raw(email, _) = entry {
+                let mut buffer = email.into_buffer();
+                buffer.clear();
+                out.spare.push(buffer);
+            }
+        }
         out.phones.clear();
         if self.emails.slots > 0 {
             self.collect_emails(profile, out);
@@ -327,7 +333,7 @@ impl Mapper {
         for identity in &profile.user_identities {
             if identity.kind.eq_ignore_ascii_case("email") {
                 let candidate = match &identity.encoding {
-                    Encoding::Raw => Email::parse(&identity.value)
+                    Encoding::Raw => Email::parse_with(&identity.value, out.spare_buffer())
                         .map(Candidate::Raw)
                         .map_err(NotTaken::from),
                     other => hashed_candidate(other, identity, family, "email"),
@@ -340,7 +346,7 @@ impl Mapper {
                 if identity.kind.eq_ignore_ascii_case("other") && identity.encoding == Encoding::Raw
                 {
                     // Only values that are emails: anything else is some other identifier.
-                    if let Ok(email) = Email::parse(&identity.value) {
+                    if let Ok(email) = Email::parse_with(&identity.value, out.spare_buffer()) {
                         push_candidate(
                             Ok(Candidate::Raw(email)),
                             family,
@@ -777,12 +783,19 @@ pub struct MappedMember {
     rejections: Vec<Rejection>,
     emails: Vec<Entry<Email>>,
     phones: Vec<Entry<Phone>>,
+    /// Email buffers from earlier members, reused by the next ones.
+    spare: Vec<String>,
 }
 
 impl MappedMember {
     /// An empty result, ready for [`Mapper::map_into`].
     pub fn new() -> MappedMember {
         MappedMember::default()
+    }
+
+    /// A buffer for the next email (reused from an earlier member when there is one).
+    fn spare_buffer(&mut self) -> String {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// The device rows: one per distinct valid device ID of the selected types, in profile

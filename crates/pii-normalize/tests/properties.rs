@@ -172,6 +172,15 @@ proptest! {
         }
     }
 
+    /// `Email::parse_with` over a used buffer gives what `Email::parse` gives.
+    #[test]
+    fn email_parse_with_a_used_buffer_is_parse(
+        raw in prop_oneof![raw_email(), any::<String>()],
+        old in any::<String>(),
+    ) {
+        prop_assert_eq!(Email::parse_with(&raw, old), Email::parse(&raw));
+    }
+
     /// No input panics, and whatever is accepted parses to itself.
     #[test]
     fn no_input_panics(raw in prop_oneof![any::<String>(), "\\PC{0,40}", "[0-9 ()+.x#-]{0,30}"]) {
