@@ -216,7 +216,8 @@ struct OpenPart<W> {
     opened_as: FileName,
     writer: W,
     gzip: Option<GzEncoder<Vec<u8>>>,
-    hasher: Sha256,
+    /// `None` when the writer does not digest (see [`CsvFileWriter::without_digest`]).
+    hasher: Option<Sha256>,
     rows: u64,
     uncompressed_bytes: u64,
     written_bytes: u64,
@@ -226,7 +227,9 @@ impl<W: Write> OpenPart<W> {
     /// Hands `bytes` to the sink's writer, hashing and counting them.
     fn hand_to_sink(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.writer.write_all(bytes)?;
-        self.hasher.update(bytes);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(bytes);
+        }
         self.written_bytes += bytes.len() as u64;
         Ok(())
     }
@@ -293,6 +296,8 @@ pub struct CsvFileWriter<P: PartSink> {
     rejections: Vec<Rejection>,
     /// Set after a sink error: the name of the part that failed.
     failed: Option<String>,
+    /// Whether parts are digested ([`PartSummary::sha256`]).
+    digest: bool,
 }
 
 impl<P: PartSink> CsvFileWriter<P> {
@@ -373,6 +378,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             rows: 0,
             rejections: Vec::new(),
             failed: None,
+            digest: true,
         };
         writer.open_part()?;
         Ok(writer)
@@ -541,6 +547,37 @@ impl<P: PartSink> CsvFileWriter<P> {
         }
     }
 
+    /// Stops computing each part's SHA-256, for a sink that hashes what it stores itself
+    /// (an encrypting sink's file is not the CSV anyway): the bytes handed to the sink are the
+    /// same, only [`PartSummary::sha256`] is then all zeros. Call it right after
+    /// [`new`](Self::new) or [`with_options`](Self::with_options).
+    ///
+    /// ```
+    /// use liveramp_file_format::{CsvFileWriter, FileName, MemorySink};
+    /// let name: FileName = "3242_17095-D_2026-11-28.csv".parse()?;
+    /// let mut writer = CsvFileWriter::new(&name, &["DEVICE_ID", "ID_TYPE"], MemorySink)?
+    ///     .without_digest();
+    /// writer.write_row("m1", &["6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA"])?;
+    /// let summary = writer.finish()?;
+    /// assert_eq!(summary.parts[0].sha256, [0; 32]);
+    ///
+    /// // The same file with the digest: the same bytes.
+    /// let mut writer = CsvFileWriter::new(&name, &["DEVICE_ID", "ID_TYPE"], MemorySink)?;
+    /// writer.write_row("m1", &["6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA"])?;
+    /// let digested = writer.finish()?;
+    /// assert_eq!(digested.parts[0].output, summary.parts[0].output);
+    /// assert_ne!(digested.parts[0].sha256, [0; 32]);
+    /// # Ok::<(), liveramp_file_format::Error>(())
+    /// ```
+    #[must_use]
+    pub fn without_digest(mut self) -> Self {
+        self.digest = false;
+        if let Some(part) = &mut self.part {
+            part.hasher = None;
+        }
+        self
+    }
+
     /// The options in force.
     pub fn options(&self) -> &WriterOptions {
         &self.options
@@ -599,7 +636,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             opened_as: name,
             writer,
             gzip,
-            hasher: Sha256::new(),
+            hasher: self.digest.then(Sha256::new),
             rows: 0,
             uncompressed_bytes: self.header_line.len() as u64,
             written_bytes: 0,
@@ -661,7 +698,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             rows: part.rows,
             uncompressed_bytes: part.uncompressed_bytes,
             written_bytes: part.written_bytes,
-            sha256: part.hasher.finalize().into(),
+            sha256: part.hasher.map_or([0; 32], |h| h.finalize().into()),
             below_minimum_rows: part.rows < self.options.limits.min_rows,
             output,
         });

@@ -251,7 +251,13 @@ impl Mapper {
 
     fn map_pii(&self, profile: &Profile, out: &mut MappedMember) {
         let attrs = Reserved::scan(profile);
-        out.emails.clear();
+        for entry in out.emails.drain(..) {
+            if let Entry::Raw(email, _) = entry {
+                let mut buffer = email.into_buffer();
+                buffer.clear();
+                out.spare.push(buffer);
+            }
+        }
         out.phones.clear();
         if self.emails.slots > 0 {
             self.collect_emails(profile, out);
@@ -276,15 +282,15 @@ impl Mapper {
             cell.clear();
             match column {
                 Column::FirstName => {
-                    filled[0] = fill(cell, attrs.first_name, FIRST, person_name, rejections);
+                    filled[0] = fill_text(cell, attrs.first_name, FIRST, person_name, rejections);
                 }
                 Column::LastName => {
-                    filled[1] = fill(cell, attrs.last_name, LAST, person_name, rejections);
+                    filled[1] = fill_text(cell, attrs.last_name, LAST, person_name, rejections);
                 }
                 Column::Address => {
-                    filled[2] = fill(cell, attrs.address, ADDRESS, address, rejections);
+                    filled[2] = fill_text(cell, attrs.address, ADDRESS, address, rejections);
                 }
-                Column::City => filled[3] = fill(cell, attrs.city, CITY, city, rejections),
+                Column::City => filled[3] = fill_text(cell, attrs.city, CITY, city, rejections),
                 Column::State => filled[4] = fill(cell, attrs.state, STATE, state, rejections),
                 Column::Zip => filled[5] = fill(cell, attrs.zip, ZIP, zip, rejections),
                 Column::Country => {
@@ -327,7 +333,7 @@ impl Mapper {
         for identity in &profile.user_identities {
             if identity.kind.eq_ignore_ascii_case("email") {
                 let candidate = match &identity.encoding {
-                    Encoding::Raw => Email::parse(&identity.value)
+                    Encoding::Raw => Email::parse_with(&identity.value, out.spare_buffer())
                         .map(Candidate::Raw)
                         .map_err(NotTaken::from),
                     other => hashed_candidate(other, identity, family, "email"),
@@ -340,7 +346,7 @@ impl Mapper {
                 if identity.kind.eq_ignore_ascii_case("other") && identity.encoding == Encoding::Raw
                 {
                     // Only values that are emails: anything else is some other identifier.
-                    if let Ok(email) = Email::parse(&identity.value) {
+                    if let Ok(email) = Email::parse_with(&identity.value, out.spare_buffer()) {
                         push_candidate(
                             Ok(Candidate::Raw(email)),
                             family,
@@ -436,6 +442,30 @@ fn fill<T: AsRef<str>>(
     }
 }
 
+/// Like [`fill`], for a normaliser that appends to the cell (no allocation).
+fn fill_text(
+    cell: &mut String,
+    value: Option<&AttributeValue>,
+    (field, column): (&'static str, &'static str),
+    parse: fn(&str, &mut String) -> Result<(), &'static str>,
+    rejections: &mut Vec<Rejection>,
+) -> bool {
+    let Some(text) = value.and_then(AttributeValue::as_text) else {
+        return false;
+    };
+    match parse(text, cell) {
+        Ok(()) => true,
+        Err(code) => {
+            rejections.push(Rejection {
+                code,
+                field,
+                column: Some(column),
+            });
+            false
+        }
+    }
+}
+
 /// Defines a built-in column's normaliser: `pii-normalize`'s parse with its rejection code.
 macro_rules! normaliser {
     ($name:ident, $t:ty) => {
@@ -444,8 +474,6 @@ macro_rules! normaliser {
         }
     };
 }
-normaliser!(person_name, PersonName);
-normaliser!(city, City);
 normaliser!(zip, Zip);
 normaliser!(state, State);
 normaliser!(country, Country);
@@ -453,8 +481,18 @@ normaliser!(country, Country);
 /// `ADDRESS1`: the same free-text cleanup as names and cities (trimmed, whitespace runs and
 /// line breaks collapsed to one space, control characters removed; never hashed), with its
 /// own rejection code `address.empty`.
-fn address(raw: &str) -> Result<City, &'static str> {
-    City::parse(raw).map_err(|_| "address.empty")
+fn address(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    City::parse_into(raw, cell).map_err(|_| "address.empty")
+}
+
+/// `FIRSTNAME`, `LASTNAME`: [`PersonName`], appended to the cell.
+fn person_name(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    PersonName::parse_into(raw, cell).map_err(|r| r.code())
+}
+
+/// `CITY`: [`City`], appended to the cell.
+fn city(raw: &str, cell: &mut String) -> Result<(), &'static str> {
+    City::parse_into(raw, cell).map_err(|r| r.code())
 }
 
 /// The reserved user attributes, found in one pass (the last of a repeated name wins).
@@ -745,12 +783,19 @@ pub struct MappedMember {
     rejections: Vec<Rejection>,
     emails: Vec<Entry<Email>>,
     phones: Vec<Entry<Phone>>,
+    /// Email buffers from earlier members, reused by the next ones.
+    spare: Vec<String>,
 }
 
 impl MappedMember {
     /// An empty result, ready for [`Mapper::map_into`].
     pub fn new() -> MappedMember {
         MappedMember::default()
+    }
+
+    /// A buffer for the next email (reused from an earlier member when there is one).
+    fn spare_buffer(&mut self) -> String {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// The device rows: one per distinct valid device ID of the selected types, in profile

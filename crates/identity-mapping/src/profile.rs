@@ -84,6 +84,38 @@ impl Profile {
         .map_err(|e| json_error(&e))
     }
 
+    /// Parses one line like [`Profile::from_json_slice`] into `self`, reusing its strings and
+    /// vectors (no allocation per member once the buffers have grown).
+    ///
+    /// The result, and the error for a line that is not a profile, are exactly those of
+    /// [`Profile::from_json_slice`]; on an error `self` holds an unspecified profile.
+    ///
+    /// ```
+    /// use liveramp_identity_mapping::Profile;
+    /// let mut p = Profile::default();
+    /// for line in [r#"{"mpid": 1, "user_attributes": {"$Zip": "10001"}}"#, r#"{"mpid": "2"}"#] {
+    ///     p.parse_into(line.as_bytes())?;
+    ///     assert_eq!(p, Profile::from_json_line(line)?);
+    /// }
+    /// assert!(p.parse_into(b"[1, 2]").is_err());
+    /// # Ok::<(), liveramp_identity_mapping::Error>(())
+    /// ```
+    pub fn parse_into(&mut self, line: &[u8]) -> Result<(), Error> {
+        // The fast way takes the common shape (an object of the known fields) into the reused
+        // buffers; anything else (an error, or a shape serde also accepts, such as a struct
+        // given as an array) goes the general way, for its exact result or error.
+        if let Ok(text) = std::str::from_utf8(line) {
+            let mut de = serde_json::Deserializer::from_str(text);
+            if de::DeserializeSeed::deserialize(fast::ProfileSeed(self), &mut de).is_ok()
+                && de.end().is_ok()
+            {
+                return Ok(());
+            }
+        }
+        *self = Profile::from_json_slice(line)?;
+        Ok(())
+    }
+
     /// The profile as one line of JSON (the inverse of [`Profile::from_json_line`]).
     pub fn to_json_line(&self) -> String {
         // Serialising plain strings, numbers and booleans cannot fail.
@@ -530,6 +562,8 @@ fn de_mpid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
 fn de_identity_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(Scalar::deserialize(deserializer)?.0.unwrap_or_default())
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests {

@@ -779,8 +779,10 @@ impl Connector {
                 limits: Limits::default(),
                 gzip_level: config.file.gzip_level,
             };
+            // The sink hashes the bytes it stores (the report's digest): hash once.
             let writer = CsvFileWriter::with_options(&name, headers, sink, writer_options)
-                .map_err(|source| Error::FileName { source })?;
+                .map_err(|source| Error::FileName { source })?
+                .without_digest();
             open.push(OpenFile {
                 data_type,
                 writer: Some(writer),

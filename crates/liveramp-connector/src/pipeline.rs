@@ -149,6 +149,8 @@ pub(crate) struct Renderer<'m> {
     device: Option<RowEncoder>,
     pii: Option<RowEncoder>,
     key: String,
+    /// The profile each line is parsed into, its buffers reused from line to line.
+    profile: Profile,
 }
 
 impl<'m> Renderer<'m> {
@@ -164,6 +166,7 @@ impl<'m> Renderer<'m> {
                 .contains(&DataType::Pii)
                 .then(|| RowEncoder::new(mapper.pii_headers().len())),
             key: String::new(),
+            profile: Profile::default(),
         }
     }
 
@@ -257,13 +260,16 @@ impl<'m> Renderer<'m> {
                         ));
                         continue;
                     }
-                    match Profile::from_json_slice(text) {
-                        Ok(profile) => self.render(number, &profile, batch),
+                    let mut profile = std::mem::take(&mut self.profile);
+                    let parsed = profile.parse_into(text);
+                    match parsed {
+                        Ok(()) => self.render(number, &profile, batch),
                         Err(e) => batch.malformed.push((
                             number,
                             MemberError::malformed(number, e.to_string()).to_string(),
                         )),
                     }
+                    self.profile = profile;
                 }
             }
         }

@@ -127,8 +127,24 @@ impl Email {
     /// assert_eq!(Email::parse("no-at-sign").unwrap_err().code(), "email.no_at");
     /// ```
     pub fn parse(raw: &str) -> Result<Email, Rejected> {
+        Email::parse_with(raw, String::new())
+    }
+
+    /// Like [`Email::parse`], storing the address in `buffer` (cleared first) so that a
+    /// buffer taken back with [`Email::into_buffer`] is reused instead of allocating.
+    ///
+    /// ```
+    /// use liveramp_pii_normalize::Email;
+    /// let e = Email::parse_with(" MyName@LiveRamp.com ", String::with_capacity(64)).unwrap();
+    /// assert_eq!(e, Email::parse(" MyName@LiveRamp.com ").unwrap());
+    /// let buffer = e.into_buffer();
+    /// assert_eq!(Email::parse_with("x", buffer).unwrap_err().code(), "email.no_at");
+    /// ```
+    pub fn parse_with(raw: &str, buffer: String) -> Result<Email, Rejected> {
+        let mut s = buffer;
+        s.clear();
         let normalized = if raw.is_ascii() {
-            let mut s = String::with_capacity(raw.len());
+            s.reserve(raw.len());
             for b in raw.bytes() {
                 // ASCII members of Unicode White_Space: \t \n \x0B \x0C \r and space.
                 if !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
@@ -150,6 +166,11 @@ impl Email {
     /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The address's storage, for reuse by [`Email::parse_with`].
+    pub fn into_buffer(self) -> String {
+        self.0
     }
 
     /// The part before the `@`.

@@ -8,6 +8,12 @@ use crate::macros::text_impls;
 /// control and invisible characters. Returns `None` when nothing is left.
 fn clean(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
+    clean_into(raw, &mut out).then_some(out)
+}
+
+/// [`clean`], appended to `out`; returns whether anything was appended.
+fn clean_into(raw: &str, out: &mut String) -> bool {
+    let start = out.len();
     let mut pending_space = false;
     if raw.is_ascii() {
         for b in raw.bytes() {
@@ -16,7 +22,7 @@ fn clean(raw: &str) -> Option<String> {
             } else if b.is_ascii_control() {
                 // Removed outright: NUL, ESC, DEL, ...
             } else {
-                if pending_space && !out.is_empty() {
+                if pending_space && out.len() > start {
                     out.push(' ');
                 }
                 pending_space = false;
@@ -30,7 +36,7 @@ fn clean(raw: &str) -> Option<String> {
             } else if c.is_control() || is_invisible(c) {
                 // Removed outright.
             } else {
-                if pending_space && !out.is_empty() {
+                if pending_space && out.len() > start {
                     out.push(' ');
                 }
                 pending_space = false;
@@ -38,7 +44,7 @@ fn clean(raw: &str) -> Option<String> {
             }
         }
     }
-    if out.is_empty() { None } else { Some(out) }
+    out.len() > start
 }
 
 /// A cleaned person name (first or last name): trimmed, inner whitespace runs (spaces, tabs,
@@ -58,6 +64,25 @@ impl PersonName {
     /// ```
     pub fn parse(raw: &str) -> Result<PersonName, Rejected> {
         clean(raw).map(PersonName).ok_or(Rejected::NameEmpty)
+    }
+
+    /// Like [`PersonName::parse`], appending the cleaned name to `out` instead of allocating
+    /// (nothing is appended when it is rejected).
+    ///
+    /// ```
+    /// use liveramp_pii_normalize::PersonName;
+    /// let mut cell = String::new();
+    /// PersonName::parse_into("  Mary \n Ann ", &mut cell).unwrap();
+    /// assert_eq!(cell, "Mary Ann");
+    /// assert!(PersonName::parse_into(" \t", &mut cell).is_err());
+    /// assert_eq!(cell, "Mary Ann");
+    /// ```
+    pub fn parse_into(raw: &str, out: &mut String) -> Result<(), Rejected> {
+        if clean_into(raw, out) {
+            Ok(())
+        } else {
+            Err(Rejected::NameEmpty)
+        }
     }
 
     /// The cleaned name.
@@ -81,6 +106,23 @@ impl City {
     /// ```
     pub fn parse(raw: &str) -> Result<City, Rejected> {
         clean(raw).map(City).ok_or(Rejected::CityEmpty)
+    }
+
+    /// Like [`City::parse`], appending the cleaned name to `out` instead of allocating
+    /// (nothing is appended when it is rejected).
+    ///
+    /// ```
+    /// use liveramp_pii_normalize::City;
+    /// let mut cell = String::from("x: ");
+    /// City::parse_into(" San\tFrancisco ", &mut cell).unwrap();
+    /// assert_eq!(cell, "x: San Francisco");
+    /// ```
+    pub fn parse_into(raw: &str, out: &mut String) -> Result<(), Rejected> {
+        if clean_into(raw, out) {
+            Ok(())
+        } else {
+            Err(Rejected::CityEmpty)
+        }
     }
 
     /// The cleaned city name.

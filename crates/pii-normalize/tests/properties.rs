@@ -145,6 +145,42 @@ proptest! {
         }
     }
 
+    /// `parse_into` appends exactly what `parse` gives (or nothing, with the same rejection),
+    /// whatever the buffer already holds.
+    #[test]
+    fn names_and_cities_parse_into_appends_what_parse_gives(
+        raw in prop_oneof![any::<String>(), "[ \t\nA-Za-z\u{0}\u{200b}é]{0,20}"],
+        prefix in "[a-z ]{0,3}",
+    ) {
+        let mut name = prefix.clone();
+        match (PersonName::parse(&raw), PersonName::parse_into(&raw, &mut name)) {
+            (Ok(n), Ok(())) => prop_assert_eq!(name, format!("{prefix}{n}")),
+            (Err(a), Err(b)) => {
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(&name, &prefix);
+            }
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+        }
+        let mut city = prefix.clone();
+        match (City::parse(&raw), City::parse_into(&raw, &mut city)) {
+            (Ok(c), Ok(())) => prop_assert_eq!(city, format!("{prefix}{c}")),
+            (Err(a), Err(b)) => {
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(&city, &prefix);
+            }
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+        }
+    }
+
+    /// `Email::parse_with` over a used buffer gives what `Email::parse` gives.
+    #[test]
+    fn email_parse_with_a_used_buffer_is_parse(
+        raw in prop_oneof![raw_email(), any::<String>()],
+        old in any::<String>(),
+    ) {
+        prop_assert_eq!(Email::parse_with(&raw, old), Email::parse(&raw));
+    }
+
     /// No input panics, and whatever is accepted parses to itself.
     #[test]
     fn no_input_panics(raw in prop_oneof![any::<String>(), "\\PC{0,40}", "[0-9 ()+.x#-]{0,30}"]) {
