@@ -23,9 +23,9 @@ use liveramp_identity_mapping::{MappedMember, Mapper, Profile};
 use crate::members::{MemberError, MemberFault};
 
 /// A raw chunk is handed to the workers once it holds this many bytes...
-const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_BYTES: usize = 512 << 10;
 /// ... or this many lines.
-const CHUNK_LINES: usize = 8192;
+const CHUNK_LINES: usize = 4096;
 /// Members per batch on the single-threaded (`Profile` iterator) path.
 pub(crate) const ITER_BATCH: u64 = 4096;
 
