@@ -409,7 +409,9 @@ pub(crate) fn run(args: &[String]) -> Result {
 // Tools, build, members.
 
 /// The programs the benchmark runs besides `liveramp` (the SFTP ones are checked here too, so
-/// a fresh machine learns everything it lacks at once).
+/// a fresh machine learns everything it lacks at once). As root on a machine with `apt-get`
+/// (what `.ci/run` does for the tests), missing ones are installed; otherwise the error names
+/// the packages to install.
 fn check_tools() -> Result {
     let needed = [
         ("gpg", "gnupg"),
@@ -419,20 +421,45 @@ fn check_tools() -> Result {
         ("/usr/bin/time", "time"),
         ("cat", "coreutils"),
     ];
-    let missing: Vec<String> = needed
+    let missing = || -> Vec<(&str, &str)> {
+        needed
+            .iter()
+            .filter(|(program, _)| !crate::on_path(program))
+            .copied()
+            .collect()
+    };
+    let first = missing();
+    if first.is_empty() {
+        return Ok(());
+    }
+    if is_root() && crate::on_path("apt-get") {
+        let mut packages: Vec<&str> = first.iter().map(|(_, package)| *package).collect();
+        packages.dedup();
+        println!("==> apt-get install -y {}", packages.join(" "));
+        let updated = Command::new("apt-get")
+            .arg("update")
+            .status()
+            .is_ok_and(|s| s.success());
+        let installed = updated
+            && Command::new("apt-get")
+                .args(["install", "-y"])
+                .args(&packages)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success());
+        if installed && missing().is_empty() {
+            return Ok(());
+        }
+    }
+    let names: Vec<String> = missing()
         .iter()
-        .filter(|(program, _)| !crate::on_path(program))
         .map(|(program, package)| format!("`{program}` (Debian package `{package}`)"))
         .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the benchmark needs {}; install with `apt-get install -y gnupg openssh-server \
-             openssh-client time` (see README.md), then run `cargo xtask test-env` as root once",
-            missing.join(", ")
-        ))
-    }
+    Err(format!(
+        "the benchmark needs {}; install with `apt-get install -y gnupg openssh-server \
+         openssh-client time` (see README.md), then run `cargo xtask test-env` as root once",
+        names.join(", ")
+    ))
 }
 
 /// Builds the release `liveramp` binary and returns its path.
