@@ -639,45 +639,7 @@ fn map_only(config_path: &Path, members_path: &Path, threads: usize) -> Result<u
 /// from before the connection to after the last file is published. Prints
 /// `{"files":..,"bytes":..,"seconds":..,"mb_per_s":..}` (MB = 10^6 bytes).
 fn upload_files(config_path: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
-    use liveramp_connector::Destination;
-    use liveramp_sftp_transport::{DirectoryTransport, SftpTransport, Transport};
-
-    let config = load(config_path)?;
-    let mut transport: Box<dyn Transport> = match config.destination {
-        Destination::Directory { path } => Box::new(DirectoryTransport::new(path)),
-        Destination::Sftp {
-            mut settings,
-            password_env,
-            passphrase_env,
-        } => {
-            if let Some(var) = password_env {
-                let value = std::env::var(&var).ok().filter(|v| !v.is_empty());
-                let value = value.ok_or_else(|| {
-                    Failure::usage(anyhow::anyhow!(
-                        "sftp.password_env: the environment variable {var} is not set; export \
-                         it with the SFTP password"
-                    ))
-                })?;
-                settings.password = Some(value.into());
-            }
-            if let Some(var) = passphrase_env {
-                let value = std::env::var(&var).ok().filter(|v| !v.is_empty());
-                let value = value.ok_or_else(|| {
-                    Failure::usage(anyhow::anyhow!(
-                        "sftp.private_key_passphrase_env: the environment variable {var} is not \
-                         set; export it with the private key's passphrase"
-                    ))
-                })?;
-                settings.private_key_passphrase = Some(value.into());
-            }
-            Box::new(SftpTransport::new(*settings).map_err(Failure::usage)?)
-        }
-        other => {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "upload-files does not know the destination {other:?}"
-            )));
-        }
-    };
+    let connector = Connector::new(load(config_path)?).map_err(classify)?;
     let started = Instant::now();
     let mut bytes = 0u64;
     for file in files {
@@ -686,16 +648,11 @@ fn upload_files(config_path: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
             .and_then(|n| n.to_str())
             .with_context(|| format!("{} has no usable file name", file.display()))
             .map_err(Failure::usage)?;
-        let receipt = transport
+        bytes += connector
             .upload_file(file, name)
             .with_context(|| format!("cannot upload {}", file.display()))
             .map_err(Failure::delivery)?;
-        bytes += receipt.bytes;
     }
-    transport
-        .close()
-        .context("cannot close the session")
-        .map_err(Failure::delivery)?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{{\"files\":{},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"mb_per_s\":{:.3}}}",

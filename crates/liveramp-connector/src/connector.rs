@@ -364,6 +364,22 @@ impl Connector {
         }
     }
 
+    /// Uploads one local file, unchanged, to the configured destination as `remote_name`, over
+    /// the connector's own session (the same transport, retries and atomic publishing as a
+    /// delivery, but no ledger entry and no report). Returns the bytes the destination holds.
+    /// The benchmark uses it to time the transport alone (`liveramp upload-files`).
+    pub fn upload_file(&self, local_path: &Path, remote_name: &str) -> Result<u64, Error> {
+        let mut guard = self.transport_guard();
+        let transport = self.transport_in(&mut guard)?;
+        transport
+            .upload_file(local_path, remote_name)
+            .map(|receipt| receipt.bytes)
+            .map_err(|source| Error::Transport {
+                action: "upload the file",
+                source,
+            })
+    }
+
     /// Delivers one audience for one run date with the default options: every configured data
     /// type, skipping those the ledger has as delivered. See [`deliver_with`](Self::deliver_with).
     pub fn deliver<I, E>(
