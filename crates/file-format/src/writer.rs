@@ -178,8 +178,9 @@ pub struct PartSummary<O> {
     pub written_bytes: u64,
     /// SHA-256 of exactly the `written_bytes` bytes handed to the sink's writer, in order,
     /// computed while streaming. It is the digest of the file as the sink received it: before
-    /// any encryption the sink itself applies.
-    pub sha256: [u8; 32],
+    /// any encryption the sink itself applies. `None` when the writer was told not to digest
+    /// ([`CsvFileWriter::without_digest`]).
+    pub sha256: Option<[u8; 32]>,
     /// `rows` is below [`Limits::min_rows`]: LiveRamp does not process this file.
     pub below_minimum_rows: bool,
     /// What the sink's [`close`](PartSink::close) returned.
@@ -187,9 +188,10 @@ pub struct PartSummary<O> {
 }
 
 impl<O> PartSummary<O> {
-    /// [`sha256`](Self::sha256) as 64 lower-case hexadecimal digits (as `sha256sum` prints).
-    pub fn sha256_hex(&self) -> String {
-        hex::encode(self.sha256)
+    /// [`sha256`](Self::sha256) as 64 lower-case hexadecimal digits (as `sha256sum` prints),
+    /// if it was computed.
+    pub fn sha256_hex(&self) -> Option<String> {
+        self.sha256.map(hex::encode)
     }
 }
 
@@ -549,7 +551,7 @@ impl<P: PartSink> CsvFileWriter<P> {
 
     /// Stops computing each part's SHA-256, for a sink that hashes what it stores itself
     /// (an encrypting sink's file is not the CSV anyway): the bytes handed to the sink are the
-    /// same, only [`PartSummary::sha256`] is then all zeros. Call it right after
+    /// same, only [`PartSummary::sha256`] is then `None`. Call it right after
     /// [`new`](Self::new) or [`with_options`](Self::with_options).
     ///
     /// ```
@@ -559,14 +561,14 @@ impl<P: PartSink> CsvFileWriter<P> {
     ///     .without_digest();
     /// writer.write_row("m1", &["6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA"])?;
     /// let summary = writer.finish()?;
-    /// assert_eq!(summary.parts[0].sha256, [0; 32]);
+    /// assert_eq!(summary.parts[0].sha256, None);
     ///
     /// // The same file with the digest: the same bytes.
     /// let mut writer = CsvFileWriter::new(&name, &["DEVICE_ID", "ID_TYPE"], MemorySink)?;
     /// writer.write_row("m1", &["6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA"])?;
     /// let digested = writer.finish()?;
     /// assert_eq!(digested.parts[0].output, summary.parts[0].output);
-    /// assert_ne!(digested.parts[0].sha256, [0; 32]);
+    /// assert!(digested.parts[0].sha256.is_some());
     /// # Ok::<(), liveramp_file_format::Error>(())
     /// ```
     #[must_use]
@@ -698,7 +700,7 @@ impl<P: PartSink> CsvFileWriter<P> {
             rows: part.rows,
             uncompressed_bytes: part.uncompressed_bytes,
             written_bytes: part.written_bytes,
-            sha256: part.hasher.map_or([0; 32], |h| h.finalize().into()),
+            sha256: part.hasher.map(|h| h.finalize().into()),
             below_minimum_rows: part.rows < self.options.limits.min_rows,
             output,
         });
