@@ -5,8 +5,9 @@ mod common;
 
 use std::io::Write;
 
-use common::{Gpg, Pattern, compare_with_pattern};
+use common::{Pattern, compare_with_pattern};
 use liveramp_encrypt::{Compression, EncryptOptions, EncryptingWriter, KeyAlgorithm, RecipientKey};
+use liveramp_test_support::gpg::Gpg;
 
 /// The writer's internal sizes: 256 KiB partial body chunks (inner and outer packet), 16-byte
 /// AES blocks, a 6-byte literal data header (empty file name). Kept in sync with the crate by

@@ -6,11 +6,9 @@
     clippy::expect_used
 )]
 
-mod common;
-
 use chrono::{TimeZone, Utc};
-use common::Gpg;
 use liveramp_encrypt::{EncryptingWriter, Error, KeyPart, RecipientKey, Warning};
+use liveramp_test_support::gpg::Gpg;
 use std::io::Write;
 
 #[test]

@@ -6,10 +6,11 @@ mod common;
 
 use std::io::Write;
 
-use common::{Gpg, Pattern};
+use common::Pattern;
 use liveramp_encrypt::{
     Compression, EncryptOptions, EncryptingWriter, Error, KeyAlgorithm, RecipientKey,
 };
+use liveramp_test_support::gpg::Gpg;
 use pgp::composed::{
     ArmorOptions, EncryptionCaps, KeyType, Message, SecretKeyParamsBuilder, SignedPublicKey,
     SignedSecretKey, SubkeyParamsBuilder,

@@ -96,6 +96,13 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A string is not a [`DataType`](crate::DataType) name (`device` or `pii`).
+    #[error("unknown data type {name:?}: use \"device\" or \"pii\"")]
+    UnknownDataType {
+        /// The string given.
+        name: String,
+    },
+
     /// The header row is not usable.
     #[error("invalid header row: {reason}; fix the column names")]
     InvalidHeader {

@@ -16,6 +16,21 @@ pub const FORBIDDEN_NAME_CHARS: &[char] = &[
 ];
 
 /// Which kind of identifiers a file carries. LiveRamp requires one file per kind.
+///
+/// Two spellings: [`tag`](DataType::tag) (`D`, `PII`; also what `Display` writes) is the one in
+/// file and segment names; [`as_str`](DataType::as_str) (`device`, `pii`) is the name for
+/// ledger keys, reports and configuration, and the one [`FromStr`] reads back.
+///
+/// ```
+/// use liveramp_file_format::DataType;
+///
+/// assert_eq!(DataType::Pii.as_str(), "pii");
+/// assert_eq!("device".parse::<DataType>()?, DataType::Device);
+/// assert_eq!(DataType::Device.to_string(), "D"); // the file-name tag
+/// let err = "PII".parse::<DataType>().unwrap_err();
+/// assert_eq!(err.to_string(), r#"unknown data type "PII": use "device" or "pii""#);
+/// # Ok::<(), liveramp_file_format::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataType {
     /// Mobile device IDs (IDFA, AAID): names end in `-D`.
@@ -26,6 +41,25 @@ pub enum DataType {
 }
 
 impl DataType {
+    /// Both data types, device first.
+    pub const ALL: [DataType; 2] = [DataType::Device, DataType::Pii];
+
+    /// The data type's name: `"device"` or `"pii"` (lower case), as in ledger keys and
+    /// reports. [`FromStr`] reads exactly these strings back.
+    ///
+    /// ```
+    /// use liveramp_file_format::DataType;
+    /// assert_eq!(DataType::Device.as_str(), "device");
+    /// assert_eq!(DataType::Pii.as_str().parse::<DataType>()?, DataType::Pii);
+    /// # Ok::<(), liveramp_file_format::Error>(())
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataType::Device => "device",
+            DataType::Pii => "pii",
+        }
+    }
+
     /// The tag used in file and segment names: `"D"` or `"PII"`.
     pub fn tag(self) -> &'static str {
         match self {
@@ -48,8 +82,25 @@ impl DataType {
 }
 
 impl fmt::Display for DataType {
+    /// Writes the file-name [`tag`](DataType::tag) (`D`, `PII`), not [`as_str`](DataType::as_str).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.tag())
+    }
+}
+
+impl FromStr for DataType {
+    type Err = Error;
+
+    /// Reads a data type's [`as_str`](DataType::as_str) name: exactly `device` or `pii`.
+    ///
+    /// Case-sensitive and not trimmed, so that a parsed name always writes back byte for byte
+    /// (these names are keys); anything else, including the tags `D` and `PII`, is an
+    /// [`Error::UnknownDataType`].
+    fn from_str(s: &str) -> Result<DataType> {
+        DataType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| Error::UnknownDataType { name: s.to_owned() })
     }
 }
 
@@ -591,6 +642,29 @@ mod tests {
             "é.csv",
         ] {
             assert!(bad.parse::<FileName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_type_names() {
+        assert_eq!(DataType::Device.as_str(), "device");
+        assert_eq!(DataType::Pii.as_str(), "pii");
+        for t in DataType::ALL {
+            assert_eq!(t.as_str().parse::<DataType>().unwrap(), t);
+        }
+        // Display is the file-name tag, unchanged.
+        assert_eq!(DataType::Device.to_string(), "D");
+        assert_eq!(DataType::Pii.to_string(), "PII");
+        for bad in ["", "Device", "PII", "D", " pii", "pii\n", "devices", "p"] {
+            let err = bad.parse::<DataType>().unwrap_err();
+            assert!(
+                matches!(&err, Error::UnknownDataType { name } if name == bad),
+                "{bad:?}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("unknown data type {bad:?}: use \"device\" or \"pii\"")
+            );
         }
     }
 

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{PII_HEADER, name, sha256_hex};
+use common::{PII_HEADER, name};
 use liveramp_file_format::{CsvFileWriter, DataType, HeaderFingerprint, MemorySink, RowOutcome};
+use liveramp_test_support::files::sha256;
 
 fn write(data_type: DataType, header: &[&str], rows: &[&[&str]]) -> Vec<u8> {
     let mut writer = CsvFileWriter::new(name(data_type), header, MemorySink).unwrap();
@@ -23,7 +24,7 @@ fn write(data_type: DataType, header: &[&str], rows: &[&[&str]]) -> Vec<u8> {
     assert!(part.below_minimum_rows);
     assert_eq!(part.uncompressed_bytes, part.output.len() as u64);
     assert_eq!(part.written_bytes, part.output.len() as u64);
-    assert_eq!(part.sha256_hex(), Some(sha256_hex(&part.output)));
+    assert_eq!(part.sha256_hex(), Some(sha256(&part.output)));
     assert_eq!(
         summary.header_fingerprint,
         HeaderFingerprint::of(header).unwrap()

@@ -6,11 +6,12 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{PII_HEADER, Rng, name, sha256_hex};
+use common::{PII_HEADER, Rng, name};
 use liveramp_file_format::{
     Compression, CsvFileWriter, DataType, DirectorySink, FileName, Limits, MemorySink,
     WriterOptions,
 };
+use liveramp_test_support::files::sha256;
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut child = Command::new("gzip")
@@ -36,7 +37,7 @@ fn write_file(name: &FileName, rows: &[Vec<String>], options: WriterOptions) -> 
     let summary = writer.finish().unwrap();
     for part in &summary.parts {
         assert_eq!(part.written_bytes, part.output.len() as u64);
-        assert_eq!(part.sha256_hex(), Some(sha256_hex(&part.output)));
+        assert_eq!(part.sha256_hex(), Some(sha256(&part.output)));
     }
     summary.parts.into_iter().map(|p| p.output).collect()
 }

@@ -4,42 +4,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::{PII_HEADER, Rng, name, replaced};
 use liveramp_file_format::{
     Compression, CsvFileWriter, DataType, DirectorySink, Limits, RowOutcome, WriterOptions,
 };
+use liveramp_test_support::csv::python_csv_strict;
 
 /// Reads a CSV file with Python's `csv` module in strict mode and returns every record (header
-/// included). Python prints each field as hex of its UTF-8, so nothing is lost in transit.
+/// included).
 fn python_read(path: &Path) -> Vec<Vec<String>> {
-    const SCRIPT: &str = r#"
-import csv, sys
-with open(sys.argv[1], newline="", encoding="utf-8") as f:
-    for record in csv.reader(f, strict=True):
-        print(" ".join("x" + field.encode("utf-8").hex() for field in record))
-"#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(path)
-        .output()
-        .expect("python3 must be installed for the interop test");
-    assert!(
-        output.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            line.split(' ')
-                .map(|f| String::from_utf8(hex::decode(&f[1..]).unwrap()).unwrap())
-                .collect()
-        })
-        .collect()
+    python_csv_strict(&std::fs::read(path).unwrap())
 }
 
 #[test]

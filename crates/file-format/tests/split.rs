@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::{Rng, name, read_csv, replaced, sha256_hex};
+use common::{Rng, name, read_csv, replaced};
 use liveramp_file_format::{
     Compression, CsvFileWriter, DataType, DirectorySink, FileName, Limits, MemorySink, PartSink,
     RowOutcome, WriterOptions,
 };
+use liveramp_test_support::files::sha256;
 
 fn options(limits: Limits) -> WriterOptions {
     WriterOptions {
@@ -53,7 +54,7 @@ fn one_kib_parts_concatenate_to_the_input() {
         assert!(part.output.starts_with(b"EMAIL1,FIRSTNAME,CITY\n"));
         assert_eq!(part.uncompressed_bytes, part.output.len() as u64);
         assert_eq!(part.written_bytes, part.output.len() as u64);
-        assert_eq!(part.sha256_hex(), Some(sha256_hex(&part.output)));
+        assert_eq!(part.sha256_hex(), Some(sha256(&part.output)));
         let records = read_csv(&part.output);
         assert_eq!(records[0], header.map(str::to_owned).to_vec());
         assert_eq!(records.len() as u64 - 1, part.rows);
@@ -221,7 +222,7 @@ fn directory_sink_publishes_final_names_only() {
     );
     for part in &summary.parts {
         let bytes = std::fs::read(&part.output).unwrap();
-        assert_eq!(part.sha256_hex(), Some(sha256_hex(&bytes)));
+        assert_eq!(part.sha256_hex(), Some(sha256(&bytes)));
         assert_eq!(part.written_bytes, bytes.len() as u64);
     }
 }

@@ -135,26 +135,121 @@ impl DeviceIdType {
 
     /// The value of the `ID_TYPE` column: `IDFA` or `AAID`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceIdType::Idfa => "IDFA",
-            DeviceIdType::Aaid => "AAID",
-        }
+        DEVICE_ID_TYPES[self as usize].id_type_value
     }
 
     /// Reads `IDFA`/`AAID` (any case) or the mParticle identity type names
-    /// (`ios_advertising_id`, `google_advertising_id`, `android_advertising_id`).
+    /// (`ios_advertising_id`, `google_advertising_id`, `android_advertising_id`; any case),
+    /// ignoring surrounding whitespace.
     pub fn from_name(name: &str) -> Option<DeviceIdType> {
         let n = name.trim();
-        if n.eq_ignore_ascii_case("IDFA") || n.eq_ignore_ascii_case("ios_advertising_id") {
-            Some(DeviceIdType::Idfa)
-        } else if n.eq_ignore_ascii_case("AAID")
-            || n.eq_ignore_ascii_case("google_advertising_id")
-            || n.eq_ignore_ascii_case("android_advertising_id")
-        {
-            Some(DeviceIdType::Aaid)
-        } else {
-            None
+        DEVICE_ID_TYPES
+            .iter()
+            .find(|row| {
+                n.eq_ignore_ascii_case(row.id_type_value)
+                    || row
+                        .identities
+                        .iter()
+                        .any(|identity| n.eq_ignore_ascii_case(identity.name))
+            })
+            .map(|row| row.id_type)
+    }
+
+    /// The type of an mParticle device identity (its `type`, any case, not trimmed) and the
+    /// field its rejections name; `None` for identities that are not sent as device IDs.
+    pub(crate) fn from_identity(kind: &str) -> Option<(DeviceIdType, &'static str)> {
+        DEVICE_ID_TYPES.iter().find_map(|row| {
+            row.identities
+                .iter()
+                .find(|identity| kind.eq_ignore_ascii_case(identity.name))
+                .map(|identity| (row.id_type, identity.field))
+        })
+    }
+}
+
+/// One device-ID type: where mParticle profiles carry it and what the device file calls it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeviceIdTypeRow {
+    /// The type; row `i` of [`DEVICE_ID_TYPES`] is the variant with discriminant `i`.
+    pub(crate) id_type: DeviceIdType,
+    /// The `ID_TYPE` column value ([`DeviceIdType::as_str`]), also accepted by
+    /// [`DeviceIdType::from_name`].
+    pub(crate) id_type_value: &'static str,
+    /// The mParticle device identity types it is read from, matched ignoring ASCII case, in
+    /// the order they are tried; the first is the one error messages name.
+    pub(crate) identities: &'static [DeviceIdentityName],
+}
+
+/// An mParticle device identity type and the field rejections of its values name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeviceIdentityName {
+    /// The identity's `type`, such as `ios_advertising_id`.
+    pub(crate) name: &'static str,
+    /// `device_identities.{name}`.
+    pub(crate) field: &'static str,
+}
+
+/// The device-ID types, in [`DeviceIdType`] order: the one table behind
+/// [`DeviceIdType::as_str`], [`DeviceIdType::from_name`], [`DeviceIdType::from_identity`] and
+/// the message for an unknown name.
+pub(crate) const DEVICE_ID_TYPES: &[DeviceIdTypeRow] = &[
+    DeviceIdTypeRow {
+        id_type: DeviceIdType::Idfa,
+        id_type_value: "IDFA",
+        identities: &[DeviceIdentityName {
+            name: "ios_advertising_id",
+            field: "device_identities.ios_advertising_id",
+        }],
+    },
+    DeviceIdTypeRow {
+        id_type: DeviceIdType::Aaid,
+        id_type_value: "AAID",
+        identities: &[
+            DeviceIdentityName {
+                name: "google_advertising_id",
+                field: "device_identities.google_advertising_id",
+            },
+            DeviceIdentityName {
+                name: "android_advertising_id",
+                field: "device_identities.android_advertising_id",
+            },
+        ],
+    },
+];
+
+// Row `i` is the variant with discriminant `i`, and there is a row for every variant of
+// `DeviceIdType::ALL`, so `as_str` can index the table.
+const _: () = {
+    assert!(DEVICE_ID_TYPES.len() == DeviceIdType::ALL.len());
+    let mut i = 0;
+    while i < DEVICE_ID_TYPES.len() {
+        assert!(DEVICE_ID_TYPES[i].id_type as usize == i);
+        assert!(DeviceIdType::ALL[i] as usize == i);
+        assert!(!DEVICE_ID_TYPES[i].identities.is_empty());
+        i += 1;
+    }
+};
+
+/// The valid names for an error message: `IDFA (ios_advertising_id) or AAID
+/// (google_advertising_id)`.
+struct DeviceIdTypeNames;
+
+impl fmt::Display for DeviceIdTypeNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, row) in DEVICE_ID_TYPES.iter().enumerate() {
+            if i > 0 {
+                f.write_str(if i + 1 == DEVICE_ID_TYPES.len() {
+                    " or "
+                } else {
+                    ", "
+                })?;
+            }
+            write!(f, "{}", row.id_type_value)?;
+            if let Some(identity) = row.identities.first() {
+                write!(f, " ({})", identity.name)?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -175,8 +270,7 @@ impl<'de> Deserialize<'de> for DeviceIdType {
         let name = String::deserialize(deserializer)?;
         DeviceIdType::from_name(&name).ok_or_else(|| {
             de::Error::custom(format!(
-                "unknown device ID type {name:?}: use IDFA (ios_advertising_id) or AAID \
-                 (google_advertising_id)"
+                "unknown device ID type {name:?}: use {DeviceIdTypeNames}"
             ))
         })
     }
@@ -364,9 +458,82 @@ mod tests {
     }
 
     #[test]
+    fn device_id_type_names() {
+        for (name, expected) in [
+            ("IDFA", Some(DeviceIdType::Idfa)),
+            (" idfa ", Some(DeviceIdType::Idfa)),
+            ("ios_advertising_id", Some(DeviceIdType::Idfa)),
+            ("IOS_Advertising_ID\t", Some(DeviceIdType::Idfa)),
+            ("aaid", Some(DeviceIdType::Aaid)),
+            ("google_advertising_id", Some(DeviceIdType::Aaid)),
+            ("Android_Advertising_Id", Some(DeviceIdType::Aaid)),
+            ("IDFV", None),
+            ("ios advertising id", None),
+            ("", None),
+        ] {
+            assert_eq!(DeviceIdType::from_name(name), expected, "{name:?}");
+        }
+        for t in DeviceIdType::ALL {
+            assert_eq!(DeviceIdType::from_name(t.as_str()), Some(t));
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        assert_eq!(
+            DeviceIdType::ALL.map(DeviceIdType::as_str),
+            ["IDFA", "AAID"]
+        );
+    }
+
+    #[test]
+    fn device_identity_types() {
+        for (kind, expected) in [
+            (
+                "ios_advertising_id",
+                Some((DeviceIdType::Idfa, "device_identities.ios_advertising_id")),
+            ),
+            (
+                "IOS_ADVERTISING_ID",
+                Some((DeviceIdType::Idfa, "device_identities.ios_advertising_id")),
+            ),
+            (
+                "Google_Advertising_ID",
+                Some((
+                    DeviceIdType::Aaid,
+                    "device_identities.google_advertising_id",
+                )),
+            ),
+            (
+                "android_advertising_id",
+                Some((
+                    DeviceIdType::Aaid,
+                    "device_identities.android_advertising_id",
+                )),
+            ),
+            // The ID_TYPE values and padded names are not identity types.
+            ("IDFA", None),
+            ("AAID", None),
+            (" ios_advertising_id", None),
+            ("roku_advertising_id", None),
+        ] {
+            assert_eq!(DeviceIdType::from_identity(kind), expected, "{kind:?}");
+        }
+        for row in DEVICE_ID_TYPES {
+            for identity in row.identities {
+                assert_eq!(
+                    identity.field,
+                    format!("device_identities.{}", identity.name)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn serde_rejects_mistakes() {
         for (json, needle) in [
-            (r#"{"send_device_ids": ["IDFV"]}"#, "unknown device ID type"),
+            (
+                r#"{"send_device_ids": ["IDFV"]}"#,
+                "unknown device ID type \"IDFV\": use IDFA (ios_advertising_id) or AAID \
+                 (google_advertising_id)",
+            ),
             (r#"{"email_hashes": ["sha512"]}"#, "unknown hash algorithm"),
             (r#"{"hash_emails": true}"#, "unknown field"),
         ] {

@@ -24,10 +24,11 @@ pub enum Error {
         column: usize,
     },
     /// A `send_pii` token is neither a built-in column nor the header of a custom column.
+    ///
+    /// The message lists every built-in token, in the order of the crate's column tables.
     #[error(
-        "unknown PII column {token:?}: use FIRSTNAME, LASTNAME, ADDRESS1, CITY, STATE, ZIP, \
-         COUNTRY, EMAIL, EMAIL_MD5, EMAIL_SHA1, EMAIL_SHA256, PHONE, PHONE_MD5, PHONE_SHA1, \
-         PHONE_SHA256 or the header of a custom column"
+        "unknown PII column {token:?}: use {tokens} or the header of a custom column",
+        tokens = crate::columns::BuiltinTokens
     )]
     UnknownColumn {
         /// The token as given.

@@ -125,6 +125,7 @@
 // Product names (LiveRamp, mParticle) read better without backticks.
 #![allow(clippy::doc_markdown)]
 
+mod columns;
 mod config;
 mod error;
 mod mapper;

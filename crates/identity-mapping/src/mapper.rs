@@ -3,10 +3,13 @@
 use std::borrow::Borrow;
 
 use liveramp_pii_normalize::{
-    Aaid, City, Country, Email, HashAlgorithm, HexDigest, Idfa, PersonName, Phone, Rejected, State,
-    Zip, digest, looks_hashed,
+    Aaid, Email, HashAlgorithm, HexDigest, Idfa, Phone, Rejected, digest, looks_hashed,
 };
 
+use crate::columns::{
+    ATTRIBUTE_COLUMNS, AttributeColumn, ColumnSet, FamilyKind, Token, builtin_token,
+    name_and_address,
+};
 use crate::config::{ColumnSource, DeviceIdType, MappingConfig};
 use crate::error::{Error, Rejection, Warning};
 use crate::profile::{AttributeValue, Encoding, Identity, Profile};
@@ -17,13 +20,8 @@ const MAX_HEADER_LEN: usize = 128;
 /// One column of the PII file, resolved from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Column {
-    FirstName,
-    LastName,
-    Address,
-    City,
-    State,
-    Zip,
-    Country,
+    /// The row of [`ATTRIBUTE_COLUMNS`] with this index.
+    Attribute(usize),
     /// Email slot `slot` (0-based), raw (`None`) or hashed.
     Email(usize, Option<HashAlgorithm>),
     /// Phone slot `slot` (0-based), raw (`None`) or hashed.
@@ -142,12 +140,13 @@ impl Mapper {
                 warnings.push(Warning::PhoneHashNotSha1 { algorithm });
             }
         }
-        let has = |c: &Column| columns.contains(c);
-        let name_and_address = has(&Column::FirstName)
-            && has(&Column::LastName)
-            && has(&Column::Address)
-            && (has(&Column::Zip) || (has(&Column::City) && has(&Column::State)));
-        if !columns.is_empty() && emails.slots == 0 && phones.slots == 0 && !name_and_address {
+        let mut has = ColumnSet::default();
+        for column in &columns {
+            if let Column::Attribute(i) = *column {
+                has[i] = true;
+            }
+        }
+        if !columns.is_empty() && emails.slots == 0 && phones.slots == 0 && !name_and_address(has) {
             warnings.push(Warning::NoMatchableColumns);
         }
 
@@ -216,7 +215,7 @@ impl Mapper {
 
     fn map_devices(&self, profile: &Profile, out: &mut MappedMember) {
         for identity in &profile.device_identities {
-            let Some((id_type, field)) = device_kind(&identity.kind) else {
+            let Some((id_type, field)) = DeviceIdType::from_identity(&identity.kind) else {
                 continue;
             };
             if !self.config.send_device_ids.contains(&id_type) {
@@ -270,7 +269,7 @@ impl Mapper {
         out.pii.resize_with(width, String::new);
         out.pii.truncate(width);
         let mut has_contact = false;
-        let mut filled = [false; 7];
+        let mut filled = ColumnSet::default();
         let MappedMember {
             pii,
             rejections,
@@ -281,20 +280,9 @@ impl Mapper {
         for (column, cell) in self.columns.iter().zip(pii.iter_mut()) {
             cell.clear();
             match column {
-                Column::FirstName => {
-                    filled[0] = fill_text(cell, attrs.first_name, FIRST, person_name, rejections);
-                }
-                Column::LastName => {
-                    filled[1] = fill_text(cell, attrs.last_name, LAST, person_name, rejections);
-                }
-                Column::Address => {
-                    filled[2] = fill_text(cell, attrs.address, ADDRESS, address, rejections);
-                }
-                Column::City => filled[3] = fill_text(cell, attrs.city, CITY, city, rejections),
-                Column::State => filled[4] = fill(cell, attrs.state, STATE, state, rejections),
-                Column::Zip => filled[5] = fill(cell, attrs.zip, ZIP, zip, rejections),
-                Column::Country => {
-                    filled[6] = fill(cell, attrs.country, COUNTRY, country, rejections);
+                Column::Attribute(i) => {
+                    let i = *i;
+                    filled[i] = fill(cell, attrs.columns[i], &ATTRIBUTE_COLUMNS[i], rejections);
                 }
                 Column::Email(slot, hash) => {
                     if let Some(entry) = emails.get_mut(*slot) {
@@ -315,9 +303,7 @@ impl Mapper {
                 }
             }
         }
-        let [first, last, address, city, state, zip, _] = filled;
-        let name_and_address = first && last && address && (zip || (city && state));
-        if has_contact || name_and_address {
+        if has_contact || name_and_address(filled) {
             out.has_pii = true;
         } else {
             out.rejections.push(Rejection {
@@ -397,15 +383,10 @@ impl TryFrom<MappingConfig> for Mapper {
     }
 }
 
-const FIRST: (&str, &str) = ("user_attributes.$FirstName", "FIRSTNAME");
-const LAST: (&str, &str) = ("user_attributes.$LastName", "LASTNAME");
-const ADDRESS: (&str, &str) = ("user_attributes.$Address", "ADDRESS1");
-const CITY: (&str, &str) = ("user_attributes.$City", "CITY");
-const STATE: (&str, &str) = ("user_attributes.$State", "STATE");
-const ZIP: (&str, &str) = ("user_attributes.$Zip", "ZIP");
-const COUNTRY: (&str, &str) = ("user_attributes.$Country", "COUNTRY");
 const EMAIL_FIELD: &str = "user_identities.email";
 const OTHER_FIELD: &str = "user_identities.other";
+/// The reserved user attribute that is a phone source (after the phone identities).
+const MOBILE_ATTRIBUTE: &str = "$Mobile";
 const MOBILE_FIELD: &str = "user_attributes.$Mobile";
 const PHONE_IDENTITIES: [(&str, &str); 3] = [
     ("mobile_number", "user_identities.mobile_number"),
@@ -413,140 +394,59 @@ const PHONE_IDENTITIES: [(&str, &str); 3] = [
     ("phone_number_3", "user_identities.phone_number_3"),
 ];
 
-/// Normalises one built-in attribute into `cell`; counts a failure. Returns whether the cell
-/// is non-empty.
-fn fill<T: AsRef<str>>(
+/// Normalises one built-in attribute into the (empty) `cell` with its column's cleaner;
+/// counts a failure. Returns whether the value was taken.
+fn fill(
     cell: &mut String,
     value: Option<&AttributeValue>,
-    (field, column): (&'static str, &'static str),
-    parse: fn(&str) -> Result<T, &'static str>,
+    column: &AttributeColumn,
     rejections: &mut Vec<Rejection>,
 ) -> bool {
     // Null means absent: nothing to send, nothing rejected.
     let Some(text) = value.and_then(AttributeValue::as_text) else {
         return false;
     };
-    match parse(text) {
-        Ok(normalised) => {
-            cell.push_str(normalised.as_ref());
-            true
-        }
-        Err(code) => {
-            rejections.push(Rejection {
-                code,
-                field,
-                column: Some(column),
-            });
-            false
-        }
-    }
-}
-
-/// Like [`fill`], for a normaliser that appends to the cell (no allocation).
-fn fill_text(
-    cell: &mut String,
-    value: Option<&AttributeValue>,
-    (field, column): (&'static str, &'static str),
-    parse: fn(&str, &mut String) -> Result<(), &'static str>,
-    rejections: &mut Vec<Rejection>,
-) -> bool {
-    let Some(text) = value.and_then(AttributeValue::as_text) else {
-        return false;
-    };
-    match parse(text, cell) {
+    match column.clean.clean(text, cell) {
         Ok(()) => true,
         Err(code) => {
             rejections.push(Rejection {
                 code,
-                field,
-                column: Some(column),
+                field: column.field,
+                column: Some(column.header),
             });
             false
         }
     }
 }
 
-/// Defines a built-in column's normaliser: `pii-normalize`'s parse with its rejection code.
-macro_rules! normaliser {
-    ($name:ident, $t:ty) => {
-        fn $name(raw: &str) -> Result<$t, &'static str> {
-            <$t>::parse(raw).map_err(|r| r.code())
-        }
-    };
-}
-normaliser!(zip, Zip);
-normaliser!(state, State);
-normaliser!(country, Country);
-
-/// `ADDRESS1`: the same free-text cleanup as names and cities (trimmed, whitespace runs and
-/// line breaks collapsed to one space, control characters removed; never hashed), with its
-/// own rejection code `address.empty`.
-fn address(raw: &str, cell: &mut String) -> Result<(), &'static str> {
-    City::parse_into(raw, cell).map_err(|_| "address.empty")
-}
-
-/// `FIRSTNAME`, `LASTNAME`: [`PersonName`], appended to the cell.
-fn person_name(raw: &str, cell: &mut String) -> Result<(), &'static str> {
-    PersonName::parse_into(raw, cell).map_err(|r| r.code())
-}
-
-/// `CITY`: [`City`], appended to the cell.
-fn city(raw: &str, cell: &mut String) -> Result<(), &'static str> {
-    City::parse_into(raw, cell).map_err(|r| r.code())
-}
-
 /// The reserved user attributes, found in one pass (the last of a repeated name wins).
-#[derive(Default)]
 struct Reserved<'a> {
-    first_name: Option<&'a AttributeValue>,
-    last_name: Option<&'a AttributeValue>,
-    address: Option<&'a AttributeValue>,
-    city: Option<&'a AttributeValue>,
-    state: Option<&'a AttributeValue>,
-    zip: Option<&'a AttributeValue>,
-    country: Option<&'a AttributeValue>,
+    /// The attribute of each row of [`ATTRIBUTE_COLUMNS`], by index.
+    columns: [Option<&'a AttributeValue>; ATTRIBUTE_COLUMNS.len()],
+    /// [`MOBILE_ATTRIBUTE`].
     mobile: Option<&'a AttributeValue>,
 }
 
 impl<'a> Reserved<'a> {
     fn scan(profile: &'a Profile) -> Reserved<'a> {
-        let mut r = Reserved::default();
+        let mut r = Reserved {
+            columns: [None; ATTRIBUTE_COLUMNS.len()],
+            mobile: None,
+        };
         for (name, value) in profile.user_attributes.iter() {
             if !name.starts_with('$') {
                 continue;
             }
-            let slot = match name {
-                "$FirstName" => &mut r.first_name,
-                "$LastName" => &mut r.last_name,
-                "$Address" => &mut r.address,
-                "$City" => &mut r.city,
-                "$State" => &mut r.state,
-                "$Zip" => &mut r.zip,
-                "$Country" => &mut r.country,
-                "$Mobile" => &mut r.mobile,
-                _ => continue,
+            let slot = if name == MOBILE_ATTRIBUTE {
+                &mut r.mobile
+            } else if let Some(i) = ATTRIBUTE_COLUMNS.iter().position(|c| c.attribute == name) {
+                &mut r.columns[i]
+            } else {
+                continue;
             };
             *slot = Some(value);
         }
         r
-    }
-}
-
-fn device_kind(kind: &str) -> Option<(DeviceIdType, &'static str)> {
-    if kind.eq_ignore_ascii_case("ios_advertising_id") {
-        Some((DeviceIdType::Idfa, "device_identities.ios_advertising_id"))
-    } else if kind.eq_ignore_ascii_case("google_advertising_id") {
-        Some((
-            DeviceIdType::Aaid,
-            "device_identities.google_advertising_id",
-        ))
-    } else if kind.eq_ignore_ascii_case("android_advertising_id") {
-        Some((
-            DeviceIdType::Aaid,
-            "device_identities.android_advertising_id",
-        ))
-    } else {
-        None
     }
 }
 
@@ -839,35 +739,6 @@ fn validate_header(header: &str) -> Result<(), Error> {
     }
 }
 
-/// A built-in column token, after case folding and `SHA-1`/`SHA-256` spelling.
-enum Token {
-    Single(Column, &'static str),
-    Emails(Option<HashAlgorithm>),
-    Phones(Option<HashAlgorithm>),
-}
-
-fn builtin_token(token: &str) -> Option<Token> {
-    let t = token.trim().to_ascii_uppercase().replace("SHA-", "SHA");
-    Some(match t.as_str() {
-        "FIRSTNAME" => Token::Single(Column::FirstName, "FIRSTNAME"),
-        "LASTNAME" => Token::Single(Column::LastName, "LASTNAME"),
-        "ADDRESS1" => Token::Single(Column::Address, "ADDRESS1"),
-        "CITY" => Token::Single(Column::City, "CITY"),
-        "STATE" => Token::Single(Column::State, "STATE"),
-        "ZIP" => Token::Single(Column::Zip, "ZIP"),
-        "COUNTRY" => Token::Single(Column::Country, "COUNTRY"),
-        "EMAIL" => Token::Emails(None),
-        "EMAIL_MD5" => Token::Emails(Some(HashAlgorithm::Md5)),
-        "EMAIL_SHA1" => Token::Emails(Some(HashAlgorithm::Sha1)),
-        "EMAIL_SHA256" => Token::Emails(Some(HashAlgorithm::Sha256)),
-        "PHONE" => Token::Phones(None),
-        "PHONE_MD5" => Token::Phones(Some(HashAlgorithm::Md5)),
-        "PHONE_SHA1" => Token::Phones(Some(HashAlgorithm::Sha1)),
-        "PHONE_SHA256" => Token::Phones(Some(HashAlgorithm::Sha256)),
-        _ => return None,
-    })
-}
-
 /// Expands the config's tokens into columns and their headers, checking the headers.
 fn expand_columns(config: &MappingConfig) -> Result<(Vec<Column>, Vec<String>), Error> {
     let mut columns = Vec::new();
@@ -916,8 +787,10 @@ fn expand_columns(config: &MappingConfig) -> Result<(Vec<Column>, Vec<String>), 
                     token: token.clone(),
                 });
             }
-            Some(Token::Single(column, header)) => push(column, header.to_owned())?,
-            Some(Token::Emails(hash)) => {
+            Some(Token::Attribute(i)) => {
+                push(Column::Attribute(i), ATTRIBUTE_COLUMNS[i].header.to_owned())?;
+            }
+            Some(Token::Family(FamilyKind::Email, hash)) => {
                 let hashes = family(config.hash_emails_and_phones, &config.email_hashes, hash);
                 if hashes.is_empty() {
                     return Err(empty_hashes("email_hashes", "EMAIL"));
@@ -928,7 +801,7 @@ fn expand_columns(config: &MappingConfig) -> Result<(Vec<Column>, Vec<String>), 
                     }
                 }
             }
-            Some(Token::Phones(hash)) => {
+            Some(Token::Family(FamilyKind::Phone, hash)) => {
                 let hashes = family(config.hash_emails_and_phones, &config.phone_hashes, hash);
                 if hashes.is_empty() {
                     return Err(empty_hashes("phone_hashes", "PHONE"));

@@ -64,6 +64,7 @@ impl Profile {
                 column: 0,
             });
         }
+        not_an_object(line.as_bytes())?;
         serde_json::from_str(line).map_err(|e| json_error(&e))
     }
 
@@ -75,6 +76,7 @@ impl Profile {
                 column: 0,
             });
         }
+        not_an_object(line)?;
         // One UTF-8 check of the whole line is much cheaper than serde_json's check of each
         // string; invalid UTF-8 goes the checking way, for its exact error and column.
         match std::str::from_utf8(line) {
@@ -129,6 +131,30 @@ impl FromStr for Profile {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Profile::from_json_line(s)
     }
+}
+
+/// Refuses a line whose JSON value is not an object: serde would read a profile from an array
+/// (`[]` is a profile with every field absent), but a line of the export is one object.
+/// Text that is not JSON at all is left to serde_json, for its exact error.
+fn not_an_object(line: &[u8]) -> Result<(), Error> {
+    let Some(at) = line.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Ok(());
+    };
+    // `{` (an object) and text that is not JSON go on to serde_json.
+    let kind = match line[at] {
+        b'[' => "an array",
+        b'"' => "a string",
+        b'-' | b'0'..=b'9' => "a number",
+        b't' | b'f' if line[at..].starts_with(b"true") || line[at..].starts_with(b"false") => {
+            "a boolean"
+        }
+        b'n' if line[at..].starts_with(b"null") => "null",
+        _ => return Ok(()),
+    };
+    Err(Error::InvalidProfile {
+        problem: format!("the line is not a JSON object (it is {kind})"),
+        column: at + 1,
+    })
 }
 
 fn json_error(e: &serde_json::Error) -> Error {
@@ -570,6 +596,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_line_that_is_json_but_not_an_object_is_not_a_profile() {
+        for (line, expected) in [
+            (
+                "[]",
+                "the line is not a JSON object (it is an array) (at column 1)",
+            ),
+            (
+                r#"  ["2026999","not an object"]"#,
+                "the line is not a JSON object (it is an array) (at column 3)",
+            ),
+            (
+                r#""jane@example.com""#,
+                "the line is not a JSON object (it is a string) (at column 1)",
+            ),
+            (
+                "5551234567",
+                "the line is not a JSON object (it is a number) (at column 1)",
+            ),
+            (
+                "true",
+                "the line is not a JSON object (it is a boolean) (at column 1)",
+            ),
+            (
+                "null",
+                "the line is not a JSON object (it is null) (at column 1)",
+            ),
+        ] {
+            let want = format!(
+                "not a valid mParticle profile: {expected}; each line must be one JSON object \
+                 with optional `mpid`, `user_identities`, `device_identities`, `user_attributes` \
+                 and `calculated_attributes`"
+            );
+            let by_line = Profile::from_json_line(line)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert_eq!(by_line, Err(want.clone()), "{line}");
+            let mut reused = Profile::default();
+            let into = reused
+                .parse_into(line.as_bytes())
+                .map_err(|e| e.to_string());
+            assert_eq!(into, Err(want), "{line}");
+        }
+        // Text that is not JSON keeps serde_json's own error.
+        let e = Profile::from_json_line("nope")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(e.is_err_and(|e| e.contains("expected ident (at column 2)")));
+    }
+
+    #[test]
     fn parses_the_issue_example() {
         let line = r#"{"mpid": "8472017",
  "user_identities": [{"type": "email", "encoding": "raw", "value": " Jane.Doe@Example.com"},
@@ -667,7 +743,7 @@ mod tests {
         for (line, needle) in [
             ("", "empty"),
             ("   ", "empty"),
-            ("[1,2]", "invalid type"),
+            ("[1,2]", "not a JSON object (it is an array)"),
             ("{\"mpid\": \"1\"", "EOF"),
             (
                 "{\"user_identities\": [{\"value\": \"x\"}]}",

@@ -200,6 +200,12 @@ fn invalid_headers_and_settings_are_errors() {
             token: "ZIP4".into()
         }
     );
+    assert_eq!(
+        err(r#"{"send_pii": ["ZIP4"]}"#).to_string(),
+        "unknown PII column \"ZIP4\": use FIRSTNAME, LASTNAME, ADDRESS1, CITY, STATE, ZIP, \
+         COUNTRY, EMAIL, EMAIL_MD5, EMAIL_SHA1, EMAIL_SHA256, PHONE, PHONE_MD5, PHONE_SHA1, \
+         PHONE_SHA256 or the header of a custom column"
+    );
     assert!(matches!(
         err(r#"{"email_columns": 0}"#),
         Error::InvalidConfig {

@@ -87,6 +87,7 @@ mod hash;
 mod kind;
 mod macros;
 mod nanp;
+mod nanp_table;
 mod phone;
 mod postal;
 mod text;

@@ -8,15 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 #![allow(clippy::cast_precision_loss)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use liveramp_sftp_transport::{SftpTransport, Transport};
+use liveramp_test_support::files::data;
+use liveramp_test_support::sshd::{Sshd, TEST_USER};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -42,14 +41,14 @@ fn main() {
     let mib = env_or("LIVERAMP_BENCH_MIB", 1024);
     let rounds = env_or("LIVERAMP_BENCH_ROUNDS", 3);
     let bytes = (mib as u64) << 20;
-    let sshd = common::Sshd::start();
+    let sshd = Sshd::start();
     let folder = sshd.upload_dir("bench");
     let local_dir = tempfile::tempdir().unwrap();
     let local = local_dir.path().join("source.bin");
     {
         let mut out = std::io::BufWriter::new(fs::File::create(&local).unwrap());
         for i in 0..mib {
-            out.write_all(&common::data(1 << 20, i as u64 + 1)).unwrap();
+            out.write_all(&data(1 << 20, i as u64 + 1)).unwrap();
         }
         out.flush().unwrap();
     }
@@ -101,7 +100,7 @@ fn main() {
             .arg("StrictHostKeyChecking=yes")
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", sshd.known_hosts.display()))
-            .arg(format!("{}@127.0.0.1", common::TEST_USER))
+            .arg(format!("{TEST_USER}@127.0.0.1"))
             .stdout(Stdio::null())
             .status()
             .unwrap();

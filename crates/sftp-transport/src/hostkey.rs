@@ -7,7 +7,7 @@ use std::path::Path;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use liveramp_transport::{Error, Result};
 
 /// The `SHA256:...` fingerprint of an SSH public key blob, exactly as `ssh-keygen -lf` prints
 /// it (base64 without padding).

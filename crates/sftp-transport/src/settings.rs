@@ -1,4 +1,4 @@
-//! SFTP settings (serde), the retry policy and URL parsing.
+//! SFTP settings (serde) and URL parsing.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,7 +7,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use liveramp_transport::RetryPolicy;
+use liveramp_transport::{Error, Result};
 
 /// The default SFTP port.
 pub const DEFAULT_PORT: u16 = 22;
@@ -85,10 +86,16 @@ pub struct SftpSettings {
     pub insecure_skip_host_key_check: bool,
     /// Time allowed to connect, complete the SSH handshake and authenticate (default 30 s).
     /// Seconds as a number, or a string like `"30s"`, `"500ms"`, `"2m"`.
-    #[serde(default = "default_connect_timeout", with = "duration_serde")]
+    #[serde(
+        default = "default_connect_timeout",
+        with = "liveramp_transport::duration_serde"
+    )]
     pub connect_timeout: Duration,
     /// Time allowed for any single SFTP operation (default 60 s).
-    #[serde(default = "default_operation_timeout", with = "duration_serde")]
+    #[serde(
+        default = "default_operation_timeout",
+        with = "liveramp_transport::duration_serde"
+    )]
     pub operation_timeout: Duration,
     /// How transient failures are retried.
     #[serde(default)]
@@ -275,89 +282,6 @@ impl Endpoint {
     }
 }
 
-/// How transient failures are retried: `attempts` tries in all, waiting an exponentially
-/// growing delay between them (`initial_backoff`, doubled each time, capped at `max_backoff`),
-/// with random jitter (each wait is drawn uniformly between half the delay and the full delay)
-/// so that many clients do not retry in lockstep.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts in all, including the first (default 5; 1 means no retry).
-    pub attempts: u32,
-    /// The delay before the first retry (default 2 s).
-    #[serde(with = "duration_serde")]
-    pub initial_backoff: Duration,
-    /// The longest delay between attempts (default 2 min).
-    #[serde(with = "duration_serde")]
-    pub max_backoff: Duration,
-    /// Randomise each delay (default `true`).
-    pub jitter: bool,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 5,
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(120),
-            jitter: true,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy of `attempts` tries with the given initial and maximum delay, with jitter.
-    pub fn new(attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
-        RetryPolicy {
-            attempts,
-            initial_backoff,
-            max_backoff,
-            jitter: true,
-        }
-    }
-
-    /// A policy that never retries.
-    pub fn no_retry() -> Self {
-        RetryPolicy {
-            attempts: 1,
-            ..RetryPolicy::default()
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if self.attempts == 0 {
-            return Err(Error::InvalidSettings(
-                "`retry.attempts` is 0: it counts the first attempt, so use at least 1".to_owned(),
-            ));
-        }
-        if self.max_backoff < self.initial_backoff {
-            return Err(Error::InvalidSettings(
-                "`retry.max_backoff` is smaller than `retry.initial_backoff`".to_owned(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The delay before attempt `next` (2 for the first retry), before jitter.
-    pub fn backoff(&self, next: u32) -> Duration {
-        let doublings = next.saturating_sub(2).min(30);
-        self.initial_backoff
-            .saturating_mul(1u32 << doublings)
-            .min(self.max_backoff)
-    }
-
-    /// The delay to actually wait before attempt `next`, jitter applied.
-    pub fn delay(&self, next: u32) -> Duration {
-        let full = self.backoff(next);
-        if !self.jitter || full.is_zero() {
-            return full;
-        }
-        let half = full / 2;
-        half + full.mul_f64(rand::random::<f64>() * 0.5)
-    }
-}
-
 /// A URL split into its parts.
 #[derive(Debug, PartialEq, Eq)]
 struct ParsedUrl {
@@ -500,52 +424,6 @@ fn serialize_port<S: Serializer>(port: &u16, serializer: S) -> Result<S::Ok, S::
     serializer.serialize_u16(*port)
 }
 
-/// Durations as seconds (integer or fraction) or strings like `"30s"`, `"500ms"`, `"2m"`.
-mod duration_serde {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Value {
-            Int(u64),
-            Float(f64),
-            Text(String),
-        }
-        let bad = |what: &str| {
-            serde::de::Error::custom(format!(
-                "invalid duration `{what}`: use seconds (e.g. 30) or `30s`, `500ms`, `2m`"
-            ))
-        };
-        match Value::deserialize(d)? {
-            Value::Int(n) => Ok(Duration::from_secs(n)),
-            Value::Float(f) => Duration::try_from_secs_f64(f).map_err(|_| bad(&f.to_string())),
-            Value::Text(t) => super::parse_duration(&t).ok_or_else(|| bad(&t)),
-        }
-    }
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" | "sec" | "secs" => n,
-        "m" | "min" | "mins" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(secs).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,19 +549,5 @@ mod tests {
         assert!(err.contains("known_hosts_path"), "{err}");
         no_check.insecure_skip_host_key_check = true;
         assert_eq!(no_check.endpoint().unwrap().address(), "h:22");
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let r = RetryPolicy::default();
-        assert_eq!(r.backoff(2), Duration::from_secs(2));
-        assert_eq!(r.backoff(3), Duration::from_secs(4));
-        assert_eq!(r.backoff(4), Duration::from_secs(8));
-        assert_eq!(r.backoff(9), Duration::from_secs(120));
-        assert_eq!(r.backoff(100), Duration::from_secs(120));
-        for n in 2..10 {
-            let d = r.delay(n);
-            assert!(d >= r.backoff(n) / 2 && d <= r.backoff(n), "{d:?}");
-        }
     }
 }

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use ssh2::{ErrorCode, File, MethodType, OpenFlags, OpenType, Session, Sftp};
 
-use crate::directory::finish;
-use crate::error::{Error, Result};
 use crate::hostkey::{self, Lookup};
+use crate::names;
 use crate::rawsftp::RawSftp;
 use crate::settings::{Endpoint, SftpSettings};
-use crate::{CheckReport, Receipt, Transport, UploadStream, names, retry};
+use liveramp_transport::{
+    CheckReport, Receipt, Transport, UploadStream, part_name, retry, run_producer, validate_name,
+};
+use liveramp_transport::{Error, Result};
 
 /// Bytes handed to libssh2 per write call. libssh2 splits one large write into many SFTP
 /// WRITE requests and keeps them in flight together (up to the channel window), so large
@@ -150,9 +152,9 @@ impl SftpTransport {
     }
 
     fn open_stream(&mut self, remote_name: &str) -> Result<SftpStream<'_>> {
-        names::validate(remote_name)?;
+        validate_name(remote_name)?;
         let dir = self.endpoint.remote_dir.clone();
-        let part = names::join(&dir, &names::part_name(remote_name));
+        let part = names::join(&dir, &part_name(remote_name));
         let target = names::join(&dir, remote_name);
         let file = self.with_conn(|conn| {
             conn.sftp
@@ -204,7 +206,7 @@ impl SftpTransport {
 
     /// Removes a `.part` file left by failed attempts, if the server can be reached.
     fn remove_leftover(&mut self, remote_name: &str) {
-        let part = names::join(&self.endpoint.remote_dir, &names::part_name(remote_name));
+        let part = names::join(&self.endpoint.remote_dir, &part_name(remote_name));
         let _ = self.with_conn(|conn| {
             conn.sftp
                 .unlink(Path::new(&part))
@@ -255,12 +257,10 @@ impl Transport for SftpTransport {
             conn.sftp
                 .unlink(Path::new(&probe))
                 .map_err(|e| sftp_error(&conn.peer, &probe, "removing a probe file", &e))?;
-            Ok(CheckReport {
-                destination,
-                host_key_fingerprint: Some(conn.fingerprint.clone()),
-                host_key_verified_by: conn.verified_by.clone(),
-                warnings: conn.warnings.clone(),
-            })
+            let mut report = CheckReport::new(destination, conn.verified_by.clone());
+            report.host_key_fingerprint = Some(conn.fingerprint.clone());
+            report.warnings.clone_from(&conn.warnings);
+            Ok(report)
         })
     }
 
@@ -273,13 +273,13 @@ impl Transport for SftpTransport {
         remote_name: &str,
         produce: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> Result<Receipt> {
-        names::validate(remote_name)?;
+        validate_name(remote_name)?;
         let policy = self.settings.retry.clone();
         let mut opened = false;
-        let result = retry::run(&policy, remote_name, |_| {
+        let result = retry(&policy, remote_name, |_| {
             let mut stream = Box::new(self.open_stream(remote_name)?);
             opened = true;
-            finish(stream.as_mut(), remote_name, produce)?;
+            run_producer(stream.as_mut(), remote_name, produce)?;
             stream.commit()
         });
         if result.is_err() && opened {
@@ -314,6 +314,14 @@ impl Transport for SftpTransport {
             })?;
         }
         Ok(())
+    }
+
+    fn new_session(&self) -> Result<Box<dyn Transport>> {
+        Ok(Box::new(SftpTransport {
+            settings: self.settings.clone(),
+            endpoint: self.endpoint.clone(),
+            conn: None,
+        }))
     }
 }
 
@@ -840,13 +848,12 @@ impl SftpStream<'_> {
                         ""
                     }
                 );
-                Ok(Receipt {
-                    remote_path: self.target.clone(),
-                    bytes: self.written,
-                    attempts: 1,
-                    duration: self.started.elapsed(),
+                Ok(Receipt::new(
+                    self.target.clone(),
+                    self.written,
+                    self.started.elapsed(),
                     replaced,
-                })
+                ))
             }
             Err(err) => Err(fail(self, err)),
         }

@@ -3,16 +3,17 @@
 //! Needs the test account: run `cargo xtask test-env` (as root) once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{CuttingProxy, KEY_PASSPHRASE, SilentServer, Sshd, Watcher, data, names_in, sha256};
 use liveramp_sftp_transport::{Error, RetryPolicy, SftpSettings, SftpTransport, Transport};
+use liveramp_test_support::files::{Watcher, data, names_in, sha256};
+use liveramp_test_support::net::{CuttingProxy, SilentServer, free_port};
+use liveramp_test_support::sshd::{Sshd, TEST_PASSWORD, keygen, ssh_keygen_fingerprint};
+use liveramp_test_support::transport_suite;
 
 fn transport(settings: SftpSettings) -> SftpTransport {
     SftpTransport::new(settings).unwrap()
@@ -21,7 +22,7 @@ fn transport(settings: SftpSettings) -> SftpTransport {
 #[test]
 fn sftp_transport_passes_the_shared_suite() {
     let sshd = Sshd::start();
-    common::suite::run_all(|name| {
+    transport_suite::run_all(|name| {
         let folder = sshd.upload_dir(name);
         (
             Box::new(transport(sshd.settings(&folder))) as Box<dyn Transport>,
@@ -74,7 +75,7 @@ fn key_auth_with_and_without_passphrase() {
     transport(s.clone()).check().unwrap();
 
     s.private_key_path = Some(sshd.client_key_with_passphrase.clone());
-    s.private_key_passphrase = Some(KEY_PASSPHRASE.into());
+    s.private_key_passphrase = Some(Sshd::KEY_PASSPHRASE.into());
     let mut t = transport(s.clone());
     t.upload_with("k.csv", &mut |out| out.write_all(b"key"))
         .unwrap();
@@ -163,7 +164,7 @@ fn unknown_host_is_refused_before_any_credential() {
     let sshd = Sshd::start();
     let folder = sshd.upload_dir("up");
     let other = tempfile::tempdir().unwrap();
-    common::keygen(&other.path().join("k"), "");
+    keygen(&other.path().join("k"), "");
     let key = fs::read_to_string(other.path().join("k.pub")).unwrap();
     let known_hosts = other.path().join("known_hosts");
     fs::write(&known_hosts, format!("files.liveramp.com {key}")).unwrap();
@@ -199,7 +200,7 @@ fn changed_host_key_is_refused_before_any_credential() {
     let sshd = Sshd::start();
     let folder = sshd.upload_dir("up");
     let other = tempfile::tempdir().unwrap();
-    common::keygen(&other.path().join("k"), "");
+    keygen(&other.path().join("k"), "");
     let key = fs::read_to_string(other.path().join("k.pub")).unwrap();
     let known_hosts = other.path().join("known_hosts");
     fs::write(&known_hosts, format!("[127.0.0.1]:{} {key}", sshd.port)).unwrap();
@@ -212,12 +213,12 @@ fn changed_host_key_is_refused_before_any_credential() {
     );
     assert!(
         err.to_string()
-            .contains(&common::ssh_keygen_fingerprint(&other.path().join("k.pub")))
+            .contains(&ssh_keygen_fingerprint(&other.path().join("k.pub")))
     );
 
     // A wrong pin is refused the same way.
     s.known_hosts_path = None;
-    s.host_key_fingerprint = Some(common::ssh_keygen_fingerprint(&other.path().join("k.pub")));
+    s.host_key_fingerprint = Some(ssh_keygen_fingerprint(&other.path().join("k.pub")));
     let err = transport(s).check().unwrap_err();
     assert!(matches!(err, Error::HostKeyMismatch { .. }), "{err:?}");
     assert!(!err.is_transient());
@@ -387,7 +388,7 @@ fn silent_server_times_out_within_the_configured_timeout() {
 
 #[test]
 fn closed_port_is_refused_after_the_retries() {
-    let port = common::free_port();
+    let port = free_port();
     let mut s = SftpSettings::new("127.0.0.1", "u");
     s.port = port;
     s.password = Some("p".into());
@@ -440,8 +441,7 @@ fn settings_from_the_seed_table() {
     let s: SftpSettings = serde_json::from_str(&format!(
         r#"{{"url": "sftp://127.0.0.1", "port": "{}", "username": "liveramp-sftp-test",
             "password": "{}", "insecure_skip_host_key_check": true}}"#,
-        12345,
-        common::TEST_PASSWORD
+        12345, TEST_PASSWORD
     ))
     .unwrap();
     let t = transport(s);
@@ -449,6 +449,6 @@ fn settings_from_the_seed_table() {
         t.describe(),
         "sftp://liveramp-sftp-test@127.0.0.1:12345/uploads"
     );
-    assert!(!format!("{t:?}").contains(common::TEST_PASSWORD));
+    assert!(!format!("{t:?}").contains(TEST_PASSWORD));
     let _ = Path::new("");
 }

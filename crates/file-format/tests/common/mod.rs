@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests of this crate (the workspace-wide fixtures are in
+//! `liveramp-test-support`).
 #![allow(dead_code, unreachable_pub)]
 
 use chrono::NaiveDate;
@@ -70,9 +71,4 @@ pub fn read_csv(bytes: &[u8]) -> Vec<Vec<String>> {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect()
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }

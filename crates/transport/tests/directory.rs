@@ -1,14 +1,13 @@
 //! `DirectoryTransport` passes the same behavioural suite as `SftpTransport`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use liveramp_sftp_transport::{DirectoryTransport, Error, Transport};
+use liveramp_test_support::transport_suite;
+use liveramp_transport::{DirectoryTransport, Error, Transport};
 
 #[test]
 fn directory_transport_passes_the_shared_suite() {
     let root = tempfile::tempdir().unwrap();
-    common::suite::run_all(|name| {
+    transport_suite::run_all(|name| {
         let folder = root.path().join(name);
         std::fs::create_dir(&folder).unwrap();
         (

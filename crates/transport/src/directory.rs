@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::settings::RetryPolicy;
-use crate::{CheckReport, Receipt, Transport, UploadStream, names, retry};
+use crate::names::{part_name, validate_name};
+use crate::retry::{RetryPolicy, retry};
+use crate::{CheckReport, Receipt, Transport, UploadStream};
 
 /// Write buffer for local files.
 const BUFFER: usize = 1 << 20;
@@ -88,9 +89,9 @@ impl DirectoryTransport {
     }
 
     fn open(&self, remote_name: &str) -> Result<DirectoryStream> {
-        names::validate(remote_name)?;
+        validate_name(remote_name)?;
         self.ensure_dir()?;
-        let part = self.dir.join(names::part_name(remote_name));
+        let part = self.dir.join(part_name(remote_name));
         let file = File::create(&part).map_err(|e| self.local("creating", &part, &e))?;
         Ok(DirectoryStream {
             transport: self.clone(),
@@ -134,9 +135,9 @@ impl Transport for DirectoryTransport {
         produce: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> Result<Receipt> {
         let policy = self.retry.clone();
-        retry::run(&policy, remote_name, |_| {
+        retry(&policy, remote_name, |_| {
             let mut stream = Box::new(self.open(remote_name)?);
-            finish(stream.as_mut(), remote_name, produce)?;
+            run_producer(stream.as_mut(), remote_name, produce)?;
             stream.commit()
         })
     }
@@ -158,11 +159,50 @@ impl Transport for DirectoryTransport {
     fn close(&mut self) -> Result<()> {
         Ok(())
     }
+
+    fn new_session(&self) -> Result<Box<dyn Transport>> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn staging_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    /// A file built in this folder under `remote_name`'s temporary name is renamed into place
+    /// (`rename(2)`, replacing an existing file atomically; then the folder is `fsync`ed); any
+    /// other file is copied with [`Transport::upload_file`]. The caller makes the built file
+    /// durable before publishing it.
+    fn publish_file(&mut self, local_path: &Path, remote_name: &str) -> Result<Receipt> {
+        validate_name(remote_name)?;
+        let staged = self.dir.join(part_name(remote_name));
+        if local_path != staged {
+            return self.upload_file(local_path, remote_name);
+        }
+        let started = Instant::now();
+        let bytes = fs::metadata(&staged)
+            .map_err(|e| self.local("checking the size of", &staged, &e))?
+            .len();
+        let target = self.dir.join(remote_name);
+        let replaced = target.exists();
+        fs::rename(&staged, &target).map_err(|e| self.local("renaming", &staged, &e))?;
+        if let Ok(dir) = File::open(&self.dir) {
+            // Make the rename itself durable; not every filesystem supports this.
+            let _ = dir.sync_all();
+        }
+        Ok(Receipt::new(
+            target.display().to_string(),
+            bytes,
+            started.elapsed(),
+            replaced,
+        ))
+    }
 }
 
-/// Runs a producer into a stream, turning its failure into the stream's own error when the
-/// stream caused it, else into [`Error::Source`]; aborts the stream on failure.
-pub(crate) fn finish(
+/// Runs a producer into a stream (and flushes it), turning a failure into the stream's own
+/// error when the stream caused it ([`UploadStream::take_error`]), else into
+/// [`Error::Source`]. For implementing [`Transport::upload_with`]: the caller then commits the
+/// stream, or drops it (aborting) on error.
+pub fn run_producer(
     stream: &mut dyn UploadStream,
     remote_name: &str,
     produce: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,

@@ -1,13 +1,17 @@
-//! The behavioural suite every `Transport` passes: `folder` is where its files land (the
-//! remote folder seen from this machine for the SFTP server on 127.0.0.1).
+//! The behavioural suite every `Transport` must pass: atomic publish, replacement, streams,
+//! producer failures, invalid names and a clean `check()`. Each case gets the transport and
+//! `folder`, where its files land (for the SFTP server on 127.0.0.1, the remote folder seen from
+//! this machine), and must find the folder empty. `DirectoryTransport`
+//! (`crates/transport/tests/directory.rs`) and `SftpTransport`
+//! (`crates/sftp-transport/tests/sftp.rs`) run it with [`run_all`]; a new transport does too.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-use liveramp_sftp_transport::{Error, Transport};
+use liveramp_transport::{Error, Transport};
 
-use super::{data, names_in, sha256};
+use crate::files::{data, names_in, sha256};
 
 /// Upload then list: only the final name is present, content identical, no `.part` left.
 pub fn upload_then_list(t: &mut dyn Transport, folder: &Path) {
