@@ -66,6 +66,20 @@ pub enum Error {
         /// The run the claim is for, as text.
         key: String,
     },
+    /// The PostgreSQL ledger's database failed (it never holds the password).
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL ledger: {0}")]
+    Database(liveramp_postgres::Error),
+    /// This node's lease on a delivery expired and another node took the delivery over: the
+    /// outcome is not recorded over the new holder's.
+    #[error(
+        "the lease on {key} was lost (it expired and another node took the delivery over): \
+         this node's outcome is not recorded; the other node's is"
+    )]
+    LeaseLost {
+        /// The run.
+        key: String,
+    },
     /// A plan that cannot work, e.g. zero attempts per night.
     #[error("invalid plan: {reason}")]
     InvalidPlan {
@@ -75,6 +89,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying again later can succeed without anyone acting: the PostgreSQL ledger's
+    /// database is unreachable, restarting or busy. The [`Runner`](crate::Runner)'s nightly
+    /// loop waits and tries again on these instead of stopping.
+    pub fn is_transient(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if let Error::Database(e) = self {
+            return e.is_transient();
+        }
+        false
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -113,6 +113,8 @@ mod clock;
 mod error;
 mod file_ledger;
 mod ledger;
+#[cfg(feature = "postgres")]
+mod pg_ledger;
 mod plan;
 mod runner;
 mod schedule;
@@ -127,6 +129,8 @@ pub use ledger::{
     Begin, Claim, Delivered, DeliveredFile, DeliveredRecord, DeliveryId, Entry, Event, Ledger,
     MemoryLedger, Outcome, RunKey, RunStatus, next_ledger_id,
 };
+#[cfg(feature = "postgres")]
+pub use pg_ledger::{LEDGER_COMPONENT, LEDGER_SCHEMA_VERSION, PgLedger, PgLedgerOptions};
 pub use plan::{CatchUp, DueRun, Plan};
-pub use runner::{Attempt, AttemptResult, Job, Runner, RunnerOptions};
+pub use runner::{Attempt, AttemptResult, Job, Night, NightsStep, Runner, RunnerOptions};
 pub use schedule::{Run, Schedule, parse_time, parse_timezone};

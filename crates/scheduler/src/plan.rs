@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Days, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::{DeliveryId, Error, Ledger, RunKey, RunStatus, Schedule};
 
@@ -48,6 +49,10 @@ pub struct Plan {
     /// connected, so the first files go out at the first scheduled run after that (as the seed
     /// says: "the first file(s) will be sent at 12am EST"), not at once. `None`: no limit.
     pub not_before: Option<DateTime<Utc>>,
+    /// Per audience (the [`DeliveryId::audience`]): runs scheduled before this instant are
+    /// never due, like [`not_before`](Self::not_before) for one audience. Set it to when an
+    /// audience of the membership store was first connected.
+    pub connected_at: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Default for Plan {
@@ -58,6 +63,7 @@ impl Default for Plan {
             catch_up: CatchUp::default(),
             max_attempts: 3,
             not_before: None,
+            connected_at: BTreeMap::new(),
         }
     }
 }
@@ -119,7 +125,13 @@ impl Plan {
                 let Some(at) = self.schedule.run_at(date) else {
                     continue;
                 };
-                if at > now || self.not_before.is_some_and(|limit| at < limit) {
+                if at > now
+                    || self.not_before.is_some_and(|limit| at < limit)
+                    || self
+                        .connected_at
+                        .get(&delivery.audience)
+                        .is_some_and(|limit| at < *limit)
+                {
                     continue;
                 }
                 if last.as_ref().is_some_and(|record| record.run_date >= date) {

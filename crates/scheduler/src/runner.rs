@@ -4,10 +4,13 @@ use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::{
-    Begin, CancelHandle, Clock, Delivered, DeliveredRecord, Error, Ledger, Outcome, Plan, RunKey,
+    Begin, CancelHandle, Clock, Delivered, DeliveredRecord, DueRun, Error, Ledger, Outcome, Plan,
+    RunKey,
 };
 
 /// How the [`Runner`] waits.
@@ -79,6 +82,30 @@ pub struct Attempt {
     pub result: AttemptResult,
 }
 
+/// The runs of one audience due on one night (its data types), handed to the closure of
+/// [`Runner::run_nights`], which claims and records each run in the runner's ledger itself (so
+/// one pass over the audience's members can serve all of them).
+#[derive(Debug)]
+pub struct Night<'a> {
+    /// The audience (the [`DeliveryId::audience`](crate::DeliveryId) of every run).
+    pub audience: &'a str,
+    /// The run date.
+    pub run_date: NaiveDate,
+    /// The due runs, in plan order: one per data type.
+    pub runs: Vec<&'a DueRun>,
+    /// Cancelled when the runner is asked to stop.
+    pub cancel: &'a CancelHandle,
+}
+
+/// What one step of [`Runner::nights_due`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NightsStep {
+    /// The nights handed to the closure, as `(audience, run date)`, in order.
+    pub nights: Vec<(String, NaiveDate)>,
+    /// When the next step is due (the next night, a retry, or a look at a busy run).
+    pub wake: DateTime<Utc>,
+}
+
 /// Runs a [`Plan`] night after night, recording every outcome in a [`Ledger`].
 #[derive(Debug)]
 pub struct Runner<C, L> {
@@ -137,6 +164,11 @@ impl<C: Clock, L: Ledger> Runner<C, L> {
     /// The plan.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The plan, to change the deliveries between steps.
+    pub fn plan_mut(&mut self) -> &mut Plan {
+        &mut self.plan
     }
 
     /// The ledger.
@@ -205,6 +237,148 @@ impl<C: Clock, L: Ledger> Runner<C, L> {
             .run_at(key.run_date)
             .unwrap_or_else(|| self.clock.now());
         self.attempt(key, scheduled_at, force, &mut deliver)
+    }
+
+    /// Runs until cancelled, like [`run`](Self::run), but hands the due runs to `deliver` a
+    /// [`Night`] at a time (all due runs of one audience and run date, oldest night first,
+    /// then by audience), and `deliver` claims and records each run in this runner's ledger
+    /// itself. A run that failed is retried after [`RunnerOptions::retry_delay`] up to the
+    /// plan's attempts; a run another process holds is looked at again after
+    /// [`RunnerOptions::max_sleep`]. An `Err` from `deliver` is logged and the night is
+    /// looked at again after the retry delay; what is recorded in the ledger decides.
+    ///
+    /// On cancellation it lets the night in hand finish and returns `Ok(())`; it returns an
+    /// error only when the ledger cannot be read.
+    pub fn run_nights<F, E>(&mut self, deliver: F) -> Result<(), Error>
+    where
+        F: FnMut(&Night<'_>) -> Result<(), E>,
+        E: Display,
+    {
+        self.run_nights_with(|_| {}, deliver)
+    }
+
+    /// [`run_nights`](Self::run_nights), calling `refresh` on the plan before each step: for
+    /// a set of deliveries that changes while the loop runs (audiences connected to, or
+    /// disconnected from, the membership store).
+    pub fn run_nights_with<P, F, E>(&mut self, mut refresh: P, mut deliver: F) -> Result<(), Error>
+    where
+        P: FnMut(&mut Plan),
+        F: FnMut(&Night<'_>) -> Result<(), E>,
+        E: Display,
+    {
+        tracing::info!(schedule = %self.plan.schedule, deliveries = self.plan.deliveries.len(), "scheduler started");
+        while !self.cancel.is_cancelled() {
+            refresh(&mut self.plan);
+            let wake = match self.pass_nights(&mut deliver) {
+                Ok(step) => step.wake,
+                // The shared ledger's database is away: look again soon; the nights due stay
+                // due and are caught up once it is back.
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "the ledger cannot be reached; trying again in 5 s");
+                    self.clock.now() + chrono::TimeDelta::seconds(5)
+                }
+                Err(e) => return Err(e),
+            };
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let now = self.clock.now();
+            if wake > now {
+                let until = (wake - now).to_std().unwrap_or(Duration::ZERO);
+                self.clock
+                    .sleep(until.min(self.options.max_sleep), &self.cancel);
+            }
+        }
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    /// One step of [`run_nights`](Self::run_nights): hands every ready due night to `deliver`;
+    /// returns the nights handed over and when to wake up next.
+    pub fn nights_due<F, E>(&mut self, mut deliver: F) -> Result<NightsStep, Error>
+    where
+        F: FnMut(&Night<'_>) -> Result<(), E>,
+        E: Display,
+    {
+        self.pass_nights(&mut deliver)
+    }
+
+    fn pass_nights<F, E>(&mut self, deliver: &mut F) -> Result<NightsStep, Error>
+    where
+        F: FnMut(&Night<'_>) -> Result<(), E>,
+        E: Display,
+    {
+        let now = self.clock.now();
+        let mut wake = self.plan.schedule.next_run_after(now);
+        let retry = to_delta(self.options.retry_delay);
+        let due = self.plan.due_runs(now, &self.ledger)?;
+        let mut nights: BTreeMap<(NaiveDate, &str), Vec<&DueRun>> = BTreeMap::new();
+        for run in &due {
+            if run.status.last_error.is_some()
+                && let Some(ready) = run
+                    .status
+                    .last_finished_at
+                    .and_then(|t| t.checked_add_signed(retry))
+                && ready > now
+            {
+                wake = wake.min(ready);
+                continue;
+            }
+            nights
+                .entry((run.key.run_date, run.key.delivery.audience.as_str()))
+                .or_default()
+                .push(run);
+        }
+        let mut handed = Vec::new();
+        for ((run_date, audience), runs) in nights {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let night = Night {
+                audience,
+                run_date,
+                runs,
+                cancel: &self.cancel,
+            };
+            let failed = deliver(&night).err();
+            handed.push((audience.to_owned(), run_date));
+            // What the ledger now says decides when to look again.
+            let after = self.clock.now();
+            let failed = failed.is_some_and(|e| {
+                tracing::warn!(audience, %run_date, error = %e, "the night's delivery failed");
+                true
+            });
+            if failed {
+                wake = wake.min(after.checked_add_signed(retry).unwrap_or(after));
+            }
+            for run in &night.runs {
+                let status = self.ledger.status(&run.key)?;
+                if status.delivered.is_some() {
+                    continue;
+                }
+                let next = if status.last_error.is_some() {
+                    if status.attempts >= self.plan.max_attempts {
+                        tracing::warn!(run = %run.key, attempts = status.attempts, "delivery failed on its last attempt tonight; left failed in the ledger for the next night");
+                        continue;
+                    }
+                    status
+                        .last_finished_at
+                        .unwrap_or(after)
+                        .checked_add_signed(retry)
+                } else if failed {
+                    // Not recorded because the night failed before claiming: the retry delay.
+                    continue;
+                } else {
+                    // Not recorded: another process holds it.
+                    after.checked_add_signed(to_delta(self.options.max_sleep))
+                };
+                wake = wake.min(next.unwrap_or(after));
+            }
+        }
+        Ok(NightsStep {
+            nights: handed,
+            wake,
+        })
     }
 
     /// Attempts the ready due runs; returns them and when to wake up next.
