@@ -89,6 +89,8 @@ const TOP: &[(&str, Kind)] = &[
     ("pii", Kind::Table),
     ("device", Kind::Table),
     ("schedule", Kind::Table),
+    ("store", Kind::Table),
+    ("server", Kind::Table),
     ("audiences", Kind::TableList),
 ];
 
@@ -153,6 +155,39 @@ const SCHEDULE: &[(&str, Kind)] = &[
     ("retry_delay_minutes", Kind::Int),
 ];
 
+const STORE: &[(&str, Kind)] = &[
+    ("path", Kind::Str),
+    ("retention_days", Kind::Int),
+    ("url_env", Kind::Str),
+    ("pool_size", Kind::Int),
+    ("statement_timeout", Kind::Duration),
+    ("lease", Kind::Duration),
+];
+
+const SERVER: &[(&str, Kind)] = &[
+    ("listen", Kind::Str),
+    ("api_key_env", Kind::Str),
+    ("max_body_bytes", Kind::Int),
+    ("max_concurrent_requests", Kind::Int),
+    ("request_timeout", Kind::Duration),
+    ("tls_cert_path", Kind::Str),
+    ("tls_key_path", Kind::Str),
+    ("admin_listen", Kind::Str),
+    ("admin_api_key_env", Kind::Str),
+];
+
+/// The default of [`ServerSettings::listen`].
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default of [`ServerSettings::admin_listen`].
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
+/// The default of [`ServerSettings::api_key_env`].
+pub const DEFAULT_API_KEY_ENV: &str = "LIVERAMP_FIREHOSE_API_KEY";
+/// The default of [`ServerSettings::max_body_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 << 20;
+
+/// The default of [`StoreSettings::retention_days`].
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
 const AUDIENCE: &[(&str, Kind)] = &[
     ("id", Kind::Id),
     ("external_name", Kind::Str),
@@ -193,6 +228,76 @@ pub struct FileSettings {
     pub gzip_level: u32,
 }
 
+/// `[store]`: the membership store that takes mParticle's real-time stream (`liveramp
+/// ingest`, `liveramp serve`) and from which connected audiences are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreSettings {
+    /// The SQLite file (default `state/audiences.sqlite`, relative to the configuration's
+    /// folder), created on first use.
+    pub path: PathBuf,
+    /// How long message ids, tombstones and disconnected audiences are kept (default 30).
+    pub retention_days: u32,
+    /// PostgreSQL instead of SQLite: the environment variable holding the database's
+    /// `postgres://` URL (e.g. `LIVERAMP_DATABASE_URL`), read when the store opens; the URL's
+    /// password is never printed. With it, the ledger is kept in the same database too, so
+    /// that several nodes share both.
+    pub url_env: Option<String>,
+    /// PostgreSQL: connections per node for the store (default 8).
+    pub pool_size: u32,
+    /// PostgreSQL: statements running longer are cancelled (default 30 s).
+    pub statement_timeout: std::time::Duration,
+    /// PostgreSQL: how long a node's claim on a delivery lasts unless renewed (default 60 s;
+    /// renewed every third of it): a node that dies delays that delivery this long at most.
+    pub lease: std::time::Duration,
+}
+
+/// `[server]`: the HTTP endpoint mParticle posts Firehose messages to (`liveramp serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// Where the Firehose endpoint listens (default `127.0.0.1:8080`).
+    pub listen: std::net::SocketAddr,
+    /// The environment variable holding the API key mParticle sends (default
+    /// `LIVERAMP_FIREHOSE_API_KEY`); read when the server starts, never printed.
+    pub api_key_env: String,
+    /// The largest request body, after decompression (default 16 MiB).
+    pub max_body_bytes: u64,
+    /// Requests handled at once; more are answered 503 (default 256).
+    pub max_concurrent_requests: u32,
+    /// The longest a request may take, its body included (default 30 s).
+    pub request_timeout: std::time::Duration,
+    /// TLS: the certificate chain (PEM), with `tls_key_path`.
+    pub tls_cert_path: Option<PathBuf>,
+    /// TLS: the private key (PEM), with `tls_cert_path`.
+    pub tls_key_path: Option<PathBuf>,
+    /// Where the operators' status page listens (default `127.0.0.1:8081`; never the
+    /// Firehose port).
+    pub admin_listen: std::net::SocketAddr,
+    /// The environment variable holding the status page's key, required (as a bearer token
+    /// or HTTP basic password) when `admin_listen` is not a loopback address.
+    pub admin_api_key_env: Option<String>,
+}
+
+/// An audience of the store: what the store knows of it when the connector listed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreAudience {
+    /// Its id in the store (mParticle's audience id).
+    pub id: i64,
+    /// Its name in the store (mParticle's `audience_name`).
+    pub name: String,
+    /// Whether it is connected (subscribed) now.
+    pub connected: bool,
+    /// Members now.
+    pub members: u64,
+    /// The newest change the store holds for it (milliseconds since the epoch).
+    pub newest_change_ms: Option<i64>,
+    /// When it was first connected (milliseconds since the epoch): no night before it is
+    /// delivered by the nightly loop.
+    pub first_connected_ms: Option<i64>,
+}
+
 /// One audience connected to LiveRamp (`[[audiences]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -205,6 +310,9 @@ pub struct Audience {
     /// For the command line: the member file, one profile JSON per line (resolved against the
     /// configuration's folder).
     pub members: Option<PathBuf>,
+    /// Set for an audience delivered from the membership store (no `members` file): what the
+    /// store knew of it.
+    pub store: Option<StoreAudience>,
 }
 
 impl Audience {
@@ -214,6 +322,7 @@ impl Audience {
             id: id.into(),
             external_name: external_name.into(),
             members: None,
+            store: None,
         }
     }
 }
@@ -258,8 +367,13 @@ pub struct Config {
     pub mapping: MappingConfig,
     /// `[schedule]`.
     pub schedule: ScheduleSettings,
-    /// `[[audiences]]`.
+    /// `[[audiences]]`: audiences with a `members` file, and (with a `[store]`) entries that
+    /// only set the `external_name` of a store audience.
     pub audiences: Vec<Audience>,
+    /// `[store]`, when the configuration keeps mParticle's real-time stream.
+    pub store: Option<StoreSettings>,
+    /// `[server]` (its defaults when the section is absent).
+    pub server: ServerSettings,
     /// Upload files under LiveRamp's 25-row minimum anyway (default false).
     pub allow_small_files: bool,
     /// Deliver a file whose header differs from the last one delivered (LiveRamp pauses it
@@ -454,194 +568,25 @@ impl Config {
             source_file: file.map(Path::to_path_buf),
             problems,
         };
-        let top: Table = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().to_owned();
-            let at = e
-                .span()
-                .map(|span| {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: ")
-                })
-                .unwrap_or_default();
-            fail(vec![format!("{at}not valid TOML: {message}")])
-        })?;
+        let top = parse_toml(text).map_err(|problem| fail(vec![problem]))?;
         let mut c = Checker {
             problems: Vec::new(),
             warnings: Vec::new(),
             base,
         };
         let t = c.walk(&top, "", TOP);
-
-        // Top level.
-        let configuration_name = string(&t, "configuration_name").unwrap_or_default();
-        if !top.contains_key("configuration_name") {
-            c.problem("configuration_name", "missing; name this configuration, e.g. configuration_name = \"LiveRamp production\"");
-        } else if t.contains_key("configuration_name") && configuration_name.trim().is_empty() {
-            c.problem(
-                "configuration_name",
-                "is empty; give the configuration a name",
-            );
-        }
-        let org_id = string(&t, "org_id").unwrap_or_default();
-        if !top.contains_key("org_id") {
-            c.problem(
-                "org_id",
-                "missing; set the org ID used in file names, e.g. org_id = \"3242\"",
-            );
-        }
-        if t.contains_key("org_id") {
-            check_name(&mut c, &org_id, "1", "org_id");
-        }
+        let (configuration_name, org_id) = c.names(&top, &t);
         let state_dir = c.path(&string(&t, "state_dir").unwrap_or_else(|| "state".to_owned()));
-
-        // Destination.
-        let sftp = c.section(&top, "sftp", SFTP);
-        let directory = c.section(&top, "directory", DIRECTORY);
-        let destination = match (sftp, directory) {
-            (Some(_), Some(_)) => {
-                c.problem(
-                    "sftp",
-                    "both [sftp] and [directory] are given; keep the one files should go to",
-                );
-                None
-            }
-            (Some(s), None) => c.sftp(&s, top.get("sftp").and_then(Value::as_table), file),
-            (None, Some(d)) => Some(Destination::Directory {
-                path: c.path(&string(&d, "path").unwrap_or_else(|| "out".to_owned())),
-            }),
-            (None, None) => Some(Destination::Directory {
-                path: c.path("out"),
-            }),
-        };
-
-        // [file]
-        let f = c.section(&top, "file", FILE).unwrap_or_default();
-        let encrypt = boolean(&f, "encrypt").unwrap_or(false);
-        let public_key_path = string(&f, "public_key_path").map(|p| c.path(&p));
-        if encrypt {
-            match &public_key_path {
-                None if !top
-                    .get("file")
-                    .and_then(Value::as_table)
-                    .is_some_and(|t| t.contains_key("public_key_path")) =>
-                {
-                    c.problem(
-                        "file.public_key_path",
-                        "missing; encryption is on (file.encrypt = true), so give the path of \
-                         LiveRamp's public key",
-                    );
-                }
-                None => {}
-                Some(path) => {
-                    if let Err(e) = std::fs::File::open(path) {
-                        c.problem(
-                            "file.public_key_path",
-                            format!(
-                                "cannot read {}: {}; encryption is on, so the key must be readable",
-                                path.display(),
-                                io_text(&e)
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        let compression = match string(&f, "compression").as_deref() {
-            None | Some("none") => Compression::None,
-            Some("gzip") => Compression::Gzip,
-            Some(other) => {
-                c.problem(
-                    "file.compression",
-                    format!("{other:?} is not a compression; use \"none\" or \"gzip\""),
-                );
-                Compression::None
-            }
-        };
-        let gzip_level = match integer(&f, "gzip_level") {
-            None => 6,
-            Some(level @ 0..=9) => u32::try_from(level).unwrap_or(6),
-            Some(level) => {
-                c.problem(
-                    "file.gzip_level",
-                    format!("{level} is out of range; use 0 (store) to 9 (smallest)"),
-                );
-                6
-            }
-        };
-
-        // [data]
-        let data = c.section(&top, "data", DATA).unwrap_or_default();
-        let send_device_ids = boolean(&data, "send_device_ids").unwrap_or(false);
-        let send_pii = boolean(&data, "send_pii").unwrap_or(false);
-        let data_typed_ok = top
-            .get("data")
-            .and_then(Value::as_table)
-            .is_none_or(|d| d.len() == data.len());
-        if !send_device_ids && !send_pii && data_typed_ok {
-            c.problem(
-                "data",
-                "no data type selected; set send_device_ids = true, send_pii = true, or both",
-            );
-        }
-
+        let destination = c.destination(&top, file);
+        let file_settings = c.file_settings(&top);
+        let (send_device_ids, send_pii) = c.data(&top);
         // [pii] and [device] -> identity-mapping's settings.
         let mapping = c.mapping(&top, send_device_ids, send_pii);
-
-        // [schedule]
         let schedule = c.schedule(&top);
-
-        // [[audiences]]
-        let mut audiences = Vec::new();
-        let mut seen = BTreeSet::new();
-        if let Some(list) = t.get("audiences").and_then(Value::as_array) {
-            for (i, item) in list.iter().enumerate() {
-                let Some(table) = item.as_table() else {
-                    continue;
-                };
-                let prefix = format!("audiences[{i}]");
-                let a = c.walk(table, &prefix, AUDIENCE);
-                let id = string(&a, "id").unwrap_or_default();
-                if !table.contains_key("id") {
-                    c.problem(&format!("{prefix}.id"), "missing; give the audience's ID");
-                } else if a.contains_key("id") && !seen.insert(id.clone()) {
-                    c.problem(
-                        &format!("{prefix}.id"),
-                        format!("{id:?} appears twice; each audience is listed once"),
-                    );
-                }
-                if a.contains_key("id") {
-                    check_name(&mut c, "1", &id, &format!("{prefix}.id"));
-                }
-                let external_name = string(&a, "external_name").unwrap_or_default();
-                if !table.contains_key("external_name") {
-                    c.problem(
-                        &format!("{prefix}.external_name"),
-                        "missing; give the audience's name (LiveRamp's segments are \
-                         \"<external_name>-D\" and \"<external_name>-PII\")",
-                    );
-                }
-                audiences.push(Audience {
-                    id,
-                    external_name,
-                    members: string(&a, "members").map(|m| c.path(&m)),
-                });
-            }
-        }
-
-        let max_member_line_bytes = match integer(&t, "max_member_line_bytes") {
-            None => DEFAULT_MAX_MEMBER_LINE_BYTES,
-            Some(n) if n >= 2 => n.unsigned_abs(),
-            Some(n) => {
-                c.problem(
-                    "max_member_line_bytes",
-                    format!(
-                        "{n} leaves no room for a profile; use a number of bytes such as \
-                         1048576 (1 MiB, the default)"
-                    ),
-                );
-                DEFAULT_MAX_MEMBER_LINE_BYTES
-            }
-        };
+        let audiences = c.audiences(&t);
+        let store = c.store(&top, &state_dir);
+        let server = c.server(&top);
+        let max_member_line_bytes = c.max_member_line_bytes(&t);
 
         if !c.problems.is_empty() {
             return Err(fail(c.problems));
@@ -655,17 +600,14 @@ impl Config {
             org_id,
             state_dir,
             destination,
-            file: FileSettings {
-                encrypt,
-                public_key_path: if encrypt { public_key_path } else { None },
-                compression,
-                gzip_level,
-            },
+            file: file_settings,
             send_device_ids,
             send_pii,
             mapping,
             schedule,
             audiences,
+            store,
+            server,
             allow_small_files: boolean(&t, "allow_small_files").unwrap_or(false),
             accept_header_change: boolean(&t, "accept_header_change").unwrap_or(false),
             max_member_line_bytes,
@@ -709,37 +651,219 @@ fn check_name(c: &mut Checker<'_>, org_id: &str, audience_id: &str, path: &str) 
     }
 }
 
+/// The file as a TOML table, or the one problem that it is not TOML (with its line).
+fn parse_toml(text: &str) -> Result<Table, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_owned();
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: ")
+            })
+            .unwrap_or_default();
+        format!("{at}not valid TOML: {message}")
+    })
+}
+
 impl Checker<'_> {
-    fn sftp(&mut self, s: &Table, raw: Option<&Table>, file: Option<&Path>) -> Option<Destination> {
-        let raw = raw?;
-        let before = self.problems.len();
-        let mut settings = Table::new();
-        for required in ["url", "username"] {
-            if !raw.contains_key(required) {
-                self.problem(
-                    &format!("sftp.{required}"),
-                    match required {
-                        "url" => "missing; LiveRamp's server is url = \"files.liveramp.com\"",
-                        _ => "missing; give the SFTP login name LiveRamp gave you",
-                    },
-                );
-            }
+    /// `configuration_name` and `org_id`.
+    fn names(&mut self, top: &Table, t: &Table) -> (String, String) {
+        let configuration_name = string(t, "configuration_name").unwrap_or_default();
+        if !top.contains_key("configuration_name") {
+            self.problem("configuration_name", "missing; name this configuration, e.g. configuration_name = \"LiveRamp production\"");
+        } else if t.contains_key("configuration_name") && configuration_name.trim().is_empty() {
+            self.problem(
+                "configuration_name",
+                "is empty; give the configuration a name",
+            );
         }
-        if let Some(port) = s.get("port") {
-            let ok = match port {
-                Value::String(text) => {
-                    text.trim().is_empty() || text.trim().parse::<u16>().is_ok_and(|p| p > 0)
+        let org_id = string(t, "org_id").unwrap_or_default();
+        if !top.contains_key("org_id") {
+            self.problem(
+                "org_id",
+                "missing; set the org ID used in file names, e.g. org_id = \"3242\"",
+            );
+        }
+        if t.contains_key("org_id") {
+            check_name(self, &org_id, "1", "org_id");
+        }
+        (configuration_name, org_id)
+    }
+
+    /// `[sftp]` or `[directory]` (a folder named `out` by default).
+    fn destination(&mut self, top: &Table, file: Option<&Path>) -> Option<Destination> {
+        let sftp = self.section(top, "sftp", SFTP);
+        let directory = self.section(top, "directory", DIRECTORY);
+        match (sftp, directory) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "sftp",
+                    "both [sftp] and [directory] are given; keep the one files should go to",
+                );
+                None
+            }
+            (Some(s), None) => self.sftp(&s, top.get("sftp").and_then(Value::as_table), file),
+            (None, Some(d)) => Some(Destination::Directory {
+                path: self.path(&string(&d, "path").unwrap_or_else(|| "out".to_owned())),
+            }),
+            (None, None) => Some(Destination::Directory {
+                path: self.path("out"),
+            }),
+        }
+    }
+
+    /// `[file]`.
+    fn file_settings(&mut self, top: &Table) -> FileSettings {
+        let f = self.section(top, "file", FILE).unwrap_or_default();
+        let encrypt = boolean(&f, "encrypt").unwrap_or(false);
+        let public_key_path = string(&f, "public_key_path").map(|p| self.path(&p));
+        if encrypt {
+            match &public_key_path {
+                None if !top
+                    .get("file")
+                    .and_then(Value::as_table)
+                    .is_some_and(|t| t.contains_key("public_key_path")) =>
+                {
+                    self.problem(
+                        "file.public_key_path",
+                        "missing; encryption is on (file.encrypt = true), so give the path of \
+                         LiveRamp's public key",
+                    );
                 }
-                Value::Integer(i) => (1..=65535).contains(i),
-                _ => false,
-            };
-            if !ok {
-                self.problem(
-                    "sftp.port",
-                    format!("{} is not a port number", quoted(port)),
-                );
+                None => {}
+                Some(path) => {
+                    if let Err(e) = std::fs::File::open(path) {
+                        self.problem(
+                            "file.public_key_path",
+                            format!(
+                                "cannot read {}: {}; encryption is on, so the key must be readable",
+                                path.display(),
+                                io_text(&e)
+                            ),
+                        );
+                    }
+                }
             }
         }
+        let compression = match string(&f, "compression").as_deref() {
+            None | Some("none") => Compression::None,
+            Some("gzip") => Compression::Gzip,
+            Some(other) => {
+                self.problem(
+                    "file.compression",
+                    format!("{other:?} is not a compression; use \"none\" or \"gzip\""),
+                );
+                Compression::None
+            }
+        };
+        let gzip_level = match integer(&f, "gzip_level") {
+            None => 6,
+            Some(level @ 0..=9) => u32::try_from(level).unwrap_or(6),
+            Some(level) => {
+                self.problem(
+                    "file.gzip_level",
+                    format!("{level} is out of range; use 0 (store) to 9 (smallest)"),
+                );
+                6
+            }
+        };
+
+        FileSettings {
+            encrypt,
+            public_key_path: if encrypt { public_key_path } else { None },
+            compression,
+            gzip_level,
+        }
+    }
+
+    /// `[data]`: `(send_device_ids, send_pii)`.
+    fn data(&mut self, top: &Table) -> (bool, bool) {
+        let data = self.section(top, "data", DATA).unwrap_or_default();
+        let send_device_ids = boolean(&data, "send_device_ids").unwrap_or(false);
+        let send_pii = boolean(&data, "send_pii").unwrap_or(false);
+        let data_typed_ok = top
+            .get("data")
+            .and_then(Value::as_table)
+            .is_none_or(|d| d.len() == data.len());
+        if !send_device_ids && !send_pii && data_typed_ok {
+            self.problem(
+                "data",
+                "no data type selected; set send_device_ids = true, send_pii = true, or both",
+            );
+        }
+
+        (send_device_ids, send_pii)
+    }
+
+    /// `[[audiences]]`.
+    fn audiences(&mut self, t: &Table) -> Vec<Audience> {
+        let mut audiences = Vec::new();
+        let mut seen = BTreeSet::new();
+        if let Some(list) = t.get("audiences").and_then(Value::as_array) {
+            for (i, item) in list.iter().enumerate() {
+                let Some(table) = item.as_table() else {
+                    continue;
+                };
+                let prefix = format!("audiences[{i}]");
+                let a = self.walk(table, &prefix, AUDIENCE);
+                let id = string(&a, "id").unwrap_or_default();
+                if !table.contains_key("id") {
+                    self.problem(&format!("{prefix}.id"), "missing; give the audience's ID");
+                } else if a.contains_key("id") && !seen.insert(id.clone()) {
+                    self.problem(
+                        &format!("{prefix}.id"),
+                        format!("{id:?} appears twice; each audience is listed once"),
+                    );
+                }
+                if a.contains_key("id") {
+                    check_name(self, "1", &id, &format!("{prefix}.id"));
+                }
+                let external_name = string(&a, "external_name").unwrap_or_default();
+                if !table.contains_key("external_name") {
+                    self.problem(
+                        &format!("{prefix}.external_name"),
+                        "missing; give the audience's name (LiveRamp's segments are \
+                         \"<external_name>-D\" and \"<external_name>-PII\")",
+                    );
+                }
+                audiences.push(Audience {
+                    id,
+                    external_name,
+                    members: string(&a, "members").map(|m| self.path(&m)),
+                    store: None,
+                });
+            }
+        }
+
+        audiences
+    }
+
+    /// `max_member_line_bytes`.
+    fn max_member_line_bytes(&mut self, t: &Table) -> u64 {
+        match integer(t, "max_member_line_bytes") {
+            None => DEFAULT_MAX_MEMBER_LINE_BYTES,
+            Some(n) if n >= 2 => n.unsigned_abs(),
+            Some(n) => {
+                self.problem(
+                    "max_member_line_bytes",
+                    format!(
+                        "{n} leaves no room for a profile; use a number of bytes such as \
+                         1048576 (1 MiB, the default)"
+                    ),
+                );
+                DEFAULT_MAX_MEMBER_LINE_BYTES
+            }
+        }
+    }
+
+    /// `[sftp]`'s password, password variable or key: `(password, password_env)`.
+    fn sftp_credentials(
+        &mut self,
+        s: &Table,
+        raw: &Table,
+        file: Option<&Path>,
+    ) -> (Option<String>, Option<String>) {
         let password = string(s, "password");
         let password_env = string(s, "password_env");
         let key_path = string(s, "private_key_path");
@@ -781,6 +905,11 @@ impl Checker<'_> {
                 file.display()
             ));
         }
+        (password, password_env)
+    }
+
+    /// `[sftp]`'s host-key check (or the warning that it is skipped).
+    fn sftp_host_key(&mut self, s: &Table, raw: &Table) {
         let skip = boolean(s, "insecure_skip_host_key_check").unwrap_or(false);
         if skip {
             self.warnings.push(
@@ -797,6 +926,40 @@ impl Checker<'_> {
                  host_key_fingerprint = \"SHA256:...\" (as ssh-keygen -lf prints it)",
             );
         }
+    }
+
+    fn sftp(&mut self, s: &Table, raw: Option<&Table>, file: Option<&Path>) -> Option<Destination> {
+        let raw = raw?;
+        let before = self.problems.len();
+        let mut settings = Table::new();
+        for required in ["url", "username"] {
+            if !raw.contains_key(required) {
+                self.problem(
+                    &format!("sftp.{required}"),
+                    match required {
+                        "url" => "missing; LiveRamp's server is url = \"files.liveramp.com\"",
+                        _ => "missing; give the SFTP login name LiveRamp gave you",
+                    },
+                );
+            }
+        }
+        if let Some(port) = s.get("port") {
+            let ok = match port {
+                Value::String(text) => {
+                    text.trim().is_empty() || text.trim().parse::<u16>().is_ok_and(|p| p > 0)
+                }
+                Value::Integer(i) => (1..=65535).contains(i),
+                _ => false,
+            };
+            if !ok {
+                self.problem(
+                    "sftp.port",
+                    format!("{} is not a port number", quoted(port)),
+                );
+            }
+        }
+        let (password, password_env) = self.sftp_credentials(s, raw, file);
+        self.sftp_host_key(s, raw);
         for key in ["known_hosts_path", "private_key_path"] {
             if let Some(p) = string(s, key) {
                 let path = self.path(&p);
@@ -936,6 +1099,201 @@ impl Checker<'_> {
             }
         }
         config
+    }
+
+    /// `[server]`'s TLS files: both or neither, readable.
+    fn server_tls(&mut self, s: &Table) -> (Option<PathBuf>, Option<PathBuf>) {
+        let tls_cert_path = string(s, "tls_cert_path").map(|p| self.path(&p));
+        let tls_key_path = string(s, "tls_key_path").map(|p| self.path(&p));
+        match (&tls_cert_path, &tls_key_path) {
+            (Some(_), None) => self.problem(
+                "server.tls_key_path",
+                "missing; TLS needs both tls_cert_path and tls_key_path",
+            ),
+            (None, Some(_)) => self.problem(
+                "server.tls_cert_path",
+                "missing; TLS needs both tls_cert_path and tls_key_path",
+            ),
+            _ => {}
+        }
+        for (key, path) in [
+            ("tls_cert_path", &tls_cert_path),
+            ("tls_key_path", &tls_key_path),
+        ] {
+            if let Some(path) = path
+                && let Err(e) = std::fs::File::open(path)
+            {
+                self.problem(
+                    &format!("server.{key}"),
+                    format!("cannot read {}: {}", path.display(), io_text(&e)),
+                );
+            }
+        }
+        (tls_cert_path, tls_key_path)
+    }
+
+    /// `[server]`.
+    fn server(&mut self, top: &Table) -> ServerSettings {
+        let s = self.section(top, "server", SERVER).unwrap_or_default();
+        let default_listen = |text: &str| {
+            text.parse()
+                .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
+        };
+        let mut address = |key: &str, default: &str| match string(&s, key) {
+            None => default_listen(default),
+            Some(text) => {
+                if let Ok(a) = text.trim().parse::<std::net::SocketAddr>() {
+                    a
+                } else {
+                    self.problem(
+                        &format!("server.{key}"),
+                        format!(
+                            "{text:?} is not an address and port; use e.g. \"127.0.0.1:8080\" \
+                             or \"0.0.0.0:8080\" (all interfaces)"
+                        ),
+                    );
+                    default_listen(default)
+                }
+            }
+        };
+        let listen = address("listen", DEFAULT_LISTEN);
+        let admin_listen = address("admin_listen", DEFAULT_ADMIN_LISTEN);
+        if admin_listen == listen {
+            self.problem(
+                "server.admin_listen",
+                "is the Firehose address; the status page needs its own port (default \
+                 127.0.0.1:8081)",
+            );
+        }
+        let mut positive = |key: &str, default: u64, max: u64| match integer(&s, key) {
+            None => default,
+            Some(n) if n >= 1 && n.unsigned_abs() <= max => n.unsigned_abs(),
+            Some(n) => {
+                self.problem(
+                    &format!("server.{key}"),
+                    format!("{n} is out of range; use 1 to {max} (default {default})"),
+                );
+                default
+            }
+        };
+        let max_body_bytes = positive("max_body_bytes", DEFAULT_MAX_BODY_BYTES, 1 << 30);
+        let max_concurrent_requests =
+            u32::try_from(positive("max_concurrent_requests", 256, 65_536)).unwrap_or(256);
+        let request_timeout = match s.get("request_timeout") {
+            None => std::time::Duration::from_secs(30),
+            Some(Value::Integer(n)) if *n > 0 => std::time::Duration::from_secs(n.unsigned_abs()),
+            Some(Value::Float(f)) if *f > 0.0 => std::time::Duration::from_secs_f64(*f),
+            Some(Value::String(t)) if liveramp_transport::parse_duration(t).is_some() => {
+                liveramp_transport::parse_duration(t).unwrap_or(std::time::Duration::from_secs(30))
+            }
+            Some(other) => {
+                self.problem(
+                    "server.request_timeout",
+                    format!(
+                        "{} is not a duration; use e.g. 30 or \"30s\"",
+                        quoted(other)
+                    ),
+                );
+                std::time::Duration::from_secs(30)
+            }
+        };
+        let (tls_cert_path, tls_key_path) = self.server_tls(&s);
+        ServerSettings {
+            listen,
+            api_key_env: string(&s, "api_key_env")
+                .unwrap_or_else(|| DEFAULT_API_KEY_ENV.to_owned()),
+            max_body_bytes,
+            max_concurrent_requests,
+            request_timeout,
+            tls_cert_path,
+            tls_key_path,
+            admin_listen,
+            admin_api_key_env: string(&s, "admin_api_key_env"),
+        }
+    }
+
+    /// `[store]`.
+    fn store(&mut self, top: &Table, state_dir: &Path) -> Option<StoreSettings> {
+        let s = self.section(top, "store", STORE)?;
+        let path = string(&s, "path")
+            .map_or_else(|| state_dir.join("audiences.sqlite"), |p| self.path(&p));
+        let retention_days = match integer(&s, "retention_days") {
+            None => DEFAULT_RETENTION_DAYS,
+            Some(n @ 1..=36_500) => u32::try_from(n).unwrap_or(DEFAULT_RETENTION_DAYS),
+            Some(n) => {
+                self.problem(
+                    "store.retention_days",
+                    format!(
+                        "{n} is out of range; keep ids and tombstones at least 1 day, and longer \
+                         than mParticle may retry a message (the default is 30)"
+                    ),
+                );
+                DEFAULT_RETENTION_DAYS
+            }
+        };
+        let url_env = string(&s, "url_env");
+        if let Some(name) = &url_env
+            && (name.is_empty() || name.contains("://"))
+        {
+            self.problem(
+                "store.url_env",
+                "is the name of an environment variable holding the URL (e.g. \
+                 \"LIVERAMP_DATABASE_URL\"), not the URL itself (which would put its password in \
+                 this file)"
+                    .to_owned(),
+            );
+        }
+        let pool_size = match integer(&s, "pool_size") {
+            None => 8,
+            Some(n @ 1..=1_000) => u32::try_from(n).unwrap_or(8),
+            Some(n) => {
+                self.problem(
+                    "store.pool_size",
+                    format!("{n} is out of range; use 1 to 1000 connections (the default is 8)"),
+                );
+                8
+            }
+        };
+        let statement_timeout =
+            self.duration(&s, "store.statement_timeout", "statement_timeout", 30);
+        let lease = self.duration(&s, "store.lease", "lease", 60);
+        Some(StoreSettings {
+            path,
+            retention_days,
+            url_env,
+            pool_size,
+            statement_timeout,
+            lease,
+        })
+    }
+
+    /// A positive duration: seconds as a number, or a string such as `"30s"`.
+    fn duration(
+        &mut self,
+        s: &Table,
+        field: &str,
+        key: &str,
+        default_secs: u64,
+    ) -> std::time::Duration {
+        let default = std::time::Duration::from_secs(default_secs);
+        match s.get(key) {
+            None => default,
+            Some(Value::Integer(n)) if *n > 0 => std::time::Duration::from_secs(n.unsigned_abs()),
+            Some(Value::Float(f)) if *f > 0.0 => std::time::Duration::from_secs_f64(*f),
+            Some(Value::String(t)) if liveramp_transport::parse_duration(t).is_some() => {
+                liveramp_transport::parse_duration(t).unwrap_or(default)
+            }
+            Some(other) => {
+                self.problem(
+                    field,
+                    format!(
+                        "{} is not a duration; use e.g. {default_secs} or \"{default_secs}s\"",
+                        quoted(other)
+                    ),
+                );
+                default
+            }
+        }
     }
 
     fn schedule(&mut self, top: &Table) -> ScheduleSettings {

@@ -50,7 +50,7 @@ pub enum Error {
         action: &'static str,
         /// Why.
         #[source]
-        source: liveramp_sftp_transport::Error,
+        source: liveramp_transport::Error,
     },
     /// A file name or header could not be built from the configuration.
     #[error("the file for this audience cannot be named or started")]
@@ -72,6 +72,35 @@ pub enum Error {
         line: u64,
         /// What the source said.
         message: String,
+    },
+    /// A configured audience names no member source (no `members` file).
+    #[error(
+        "audience {audience} has no members file: set members = \"path/to/members.ndjson\" in \
+         its [[audiences]] entry"
+    )]
+    NoMembers {
+        /// The audience.
+        audience: String,
+    },
+    /// A configured audience's members file cannot be opened.
+    #[error("cannot read the members of audience {audience} from {}", path.display())]
+    Members {
+        /// The audience.
+        audience: String,
+        /// The members file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The membership store cannot be opened, read or written.
+    #[error("could not {action} the membership store")]
+    Store {
+        /// What was being done.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: liveramp_audience_store::Error,
     },
     /// The delivery was cancelled (shutdown requested); files not yet published were
     /// discarded and their ledger entries recorded as failed.

@@ -95,26 +95,58 @@
 //! every problem is reported at once with its key path (`sftp.port: "22x" is not a port
 //! number`), unknown keys included.
 #![deny(missing_docs)]
+// No library function over about 100 lines (issue 14): the delivery is split into stages.
+#![warn(clippy::too_many_lines)]
 // "LiveRamp", "OpenPGP", "NDJSON" are prose here, not code.
 #![allow(clippy::doc_markdown)]
 
 mod config;
 mod connector;
+mod delivery;
+mod destination;
 mod error;
-pub mod generate;
+pub mod ingest;
 mod members;
+mod options;
 mod pipeline;
 mod report;
+mod source;
+mod spool;
+mod stream;
 
 pub use chrono;
 pub use config::{
-    Audience, Config, ConfigError, DEFAULT_MAX_MEMBER_LINE_BYTES, Destination, FileSettings,
-    ScheduleSettings,
+    Audience, Config, ConfigError, DEFAULT_ADMIN_LISTEN, DEFAULT_API_KEY_ENV, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MEMBER_LINE_BYTES, DEFAULT_RETENTION_DAYS, Destination,
+    FileSettings, ScheduleSettings, ServerSettings, StoreAudience, StoreSettings,
 };
-pub use connector::{CheckSummary, Connector, DeliverOptions, KeySummary, MapSummary};
+pub use connector::{Connector, check_member_sources, open_ledger, open_store};
+pub use delivery::record::{REPORT_NIGHTS_KEPT, saved_reports};
 pub use error::Error;
+pub use liveramp_audience_store as audience_store;
 pub use liveramp_file_format::DataType;
-pub use members::{MemberError, MemberFault, NdjsonMembers};
+pub use liveramp_firehose as firehose;
+pub use members::{MemberError, MemberFault};
+pub use options::{CheckSummary, DeliverOptions, KeySummary, MapSummary, SourceCheck};
 pub use report::{
     FileReport, FileStatus, MAX_LISTED_MALFORMED, MalformedMember, PartReport, Report,
 };
+pub use source::{
+    MemberChunk, MemberSource, NdjsonMembers, NdjsonSource, ProfileSource, SourceFailure,
+    SourceSummary, StoreSource,
+};
+
+/// An error and its causes, `: `-joined.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -129,6 +129,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Total time, milliseconds.
     pub duration_ms: u64,
+    /// What the member source said about itself (a store snapshot's size and the newest
+    /// change it holds); absent for member files and iterators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::source::SourceSummary>,
 }
 
 impl Report {

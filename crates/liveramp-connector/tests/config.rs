@@ -270,3 +270,57 @@ fn an_inline_password_in_a_file_others_can_read_is_a_warning() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     assert!(Config::load(&path).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn store_and_server_sections_with_their_defaults() {
+    let dir = folder();
+    let config = Config::from_toml_str(VALID, dir.path()).unwrap();
+    assert!(config.store.is_none());
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:8081");
+    assert_eq!(config.server.api_key_env, "LIVERAMP_FIREHOSE_API_KEY");
+    assert_eq!(config.server.max_body_bytes, 16 << 20);
+    assert_eq!(config.server.request_timeout.as_secs(), 30);
+
+    let text = format!(
+        "{VALID}\n[store]\nretention_days = 45\n[server]\nlisten = \"0.0.0.0:9000\"\n\
+         api_key_env = \"KEY\"\nrequest_timeout = \"10s\"\nmax_body_bytes = 1048576\n"
+    );
+    let config = Config::from_toml_str(&text, dir.path()).unwrap();
+    let store = config.store.unwrap();
+    assert_eq!(store.path, dir.path().join("state/audiences.sqlite"));
+    assert_eq!(store.retention_days, 45);
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(config.server.api_key_env, "KEY");
+    assert_eq!(config.server.request_timeout.as_secs(), 10);
+    assert_eq!(config.server.max_body_bytes, 1 << 20);
+
+    let text = format!(
+        "{VALID}\n[store]\nretention_days = 0\npaht = \"x\"\n[server]\nlisten = \"localhost\"\n\
+         admin_listen = \"127.0.0.1:8080\"\ntls_cert_path = \"cert.pem\"\nmax_body_bytes = 0\n"
+    );
+    let error = Config::from_toml_str(&text, dir.path()).unwrap_err();
+    assert_eq!(
+        error.problems,
+        [
+            "store.paht: unknown key (did you mean \"path\"?)".to_owned(),
+            "store.retention_days: 0 is out of range; keep ids and tombstones at least 1 day, and \
+             longer than mParticle may retry a message (the default is 30)"
+                .to_owned(),
+            "server.listen: \"localhost\" is not an address and port; use e.g. \"127.0.0.1:8080\" \
+             or \"0.0.0.0:8080\" (all interfaces)"
+                .to_owned(),
+            "server.admin_listen: is the Firehose address; the status page needs its own port \
+             (default 127.0.0.1:8081)"
+                .to_owned(),
+            "server.max_body_bytes: 0 is out of range; use 1 to 1073741824 (default 16777216)"
+                .to_owned(),
+            "server.tls_key_path: missing; TLS needs both tls_cert_path and tls_key_path"
+                .to_owned(),
+            format!(
+                "server.tls_cert_path: cannot read {}: no such file",
+                dir.path().join("cert.pem").display()
+            ),
+        ]
+    );
+}

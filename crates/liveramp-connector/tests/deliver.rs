@@ -11,45 +11,32 @@ use liveramp_connector::chrono::NaiveDate;
 use liveramp_connector::{
     Audience, Config, Connector, DeliverOptions, FileStatus, MemberError, NdjsonMembers,
 };
-use support::{Gpg, demo_key, expected_rows, members, python_csv, write_lines};
+use liveramp_test_support::config::{DEMO_COLUMNS, TestConfig};
+use liveramp_test_support::csv::python_csv;
+use liveramp_test_support::files::sha256;
+use liveramp_test_support::gpg::Gpg;
+use liveramp_test_support::members::{self, member_line, write_lines};
+use support::expected_rows;
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
 }
 
 fn config(dir: &Path, extra: &str, encrypt: bool) -> Config {
-    let key = demo_key("demo-public-key.asc");
-    let text = format!(
-        r#"
-configuration_name = "test"
-org_id = "3242"
-state_dir = "state"
-{extra}
-[directory]
-path = "out"
-[file]
-encrypt = {encrypt}
-public_key_path = "{}"
-[data]
-send_device_ids = true
-send_pii = true
-[pii]
-hash_emails_and_phones = true
-columns = ["FIRSTNAME", "LASTNAME", "CITY", "STATE", "ZIP", "COUNTRY", "EMAIL", "PHONE"]
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-members = "members.ndjson"
-"#,
-        key.display()
-    );
+    let text = TestConfig::directory("out")
+        .extra(extra)
+        .encrypt(encrypt)
+        .demo_public_key()
+        .hash(true)
+        .columns(&DEMO_COLUMNS)
+        .toml();
     Config::from_toml_str(&text, dir).unwrap()
 }
 
 #[test]
 fn encrypted_delivery_decrypts_and_parses_row_for_row_and_the_ledger_makes_it_once() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(1500, 7);
+    let lines = members::lines(1500, 7);
     write_lines(&dir.path().join("members.ndjson"), &lines);
     let config = config(dir.path(), "", true);
     let mapping = config.mapping.clone();
@@ -87,8 +74,8 @@ fn encrypted_delivery_decrypts_and_parses_row_for_row_and_the_ledger_makes_it_on
         let path = out.join(&file.name);
         let bytes = fs::read(&path).unwrap();
         assert_eq!(file.bytes, bytes.len() as u64);
-        assert_eq!(file.sha256, support_sha256(&bytes));
-        let plain = gpg.decrypt(&path);
+        assert_eq!(file.sha256, sha256(&bytes));
+        let plain = gpg.decrypt_file(&path);
         let rows = python_csv(&plain);
         assert_eq!(rows.len() as u64, file.rows + 1);
         assert_eq!(&rows, expected, "{}", file.name);
@@ -172,20 +159,15 @@ fn encrypted_delivery_decrypts_and_parses_row_for_row_and_the_ledger_makes_it_on
     );
     assert!(forced.files.iter().all(|f| f.parts[0].replaced));
     assert_eq!(
-        python_csv(&gpg.decrypt(&out.join(&forced.files[1].name))),
+        python_csv(&gpg.decrypt_file(&out.join(&forced.files[1].name))),
         pii
     );
-}
-
-fn support_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[test]
 fn malformed_member_lines_are_counted_by_line_and_the_rest_is_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = members(60, 3);
+    let mut lines = members::lines(60, 3);
     lines.insert(4, "{\"mpid\": \"broken\", ".to_owned());
     lines.insert(10, "not json at all".to_owned());
     lines.insert(20, String::new());
@@ -222,22 +204,20 @@ fn any_iterator_is_a_member_source_and_errors_are_reported_by_position() {
         if i == 2 {
             Err(MemberError::malformed(3, "bad"))
         } else {
-            liveramp_identity_mapping::Profile::from_json_line(
-                &liveramp_connector::generate::member_line(9, i),
-            )
-            .map_err(|e| MemberError::malformed(i + 1, e.to_string()))
+            liveramp_identity_mapping::Profile::from_json_line(&member_line(9, i))
+                .map_err(|e| MemberError::malformed(i + 1, e.to_string()))
         }
     });
     let report = connector.deliver(&audience, items, date()).unwrap();
     assert_eq!(report.malformed_members, 1);
     assert_eq!(report.malformed[0].line, 3);
-    assert_eq!(report.malformed[0].error, "line 3: bad");
+    assert_eq!(report.malformed[0].error, "bad");
 }
 
 #[test]
 fn small_files_are_held_back_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(10, 5);
+    let lines = members::lines(10, 5);
     write_lines(&dir.path().join("members.ndjson"), &lines);
     let small = config(dir.path(), "", false);
     let audience = small.audiences[0].clone();
@@ -247,15 +227,27 @@ fn small_files_are_held_back_unless_allowed() {
     assert!(!report.succeeded());
     for file in &report.files {
         assert_eq!(file.status, FileStatus::BelowMinimumRows);
-        assert!(
-            file.error
-                .as_deref()
-                .unwrap()
-                .contains("fewer than LiveRamp's minimum of 25"),
-            "{:?}",
-            file.error
+        let rows = file.rows;
+        assert_eq!(
+            file.error.as_deref(),
+            Some(
+                format!(
+                    "{} has {}, fewer than LiveRamp's minimum of 25: LiveRamp would not process \
+                     it, so it was not uploaded (to send it anyway, set `allow_small_files = \
+                     true` at the top level of the configuration, before any [section])",
+                    file.name,
+                    if rows == 1 {
+                        "1 row".to_owned()
+                    } else {
+                        format!("{rows} rows")
+                    }
+                )
+                .as_str()
+            ),
         );
     }
+    // Said once, as each file's error, not again as a warning.
+    assert_eq!(report.warnings, Vec::<String>::new());
     assert_eq!(fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
 
     let dir = tempfile::tempdir().unwrap();
@@ -277,7 +269,7 @@ fn small_files_are_held_back_unless_allowed() {
 #[test]
 fn a_changed_header_is_refused_unless_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(200, 11);
+    let lines = members::lines(200, 11);
     write_lines(&dir.path().join("members.ndjson"), &lines);
     let first = config(dir.path(), "", false);
     let audience = first.audiences[0].clone();
@@ -295,30 +287,14 @@ fn a_changed_header_is_refused_unless_accepted() {
     let text = fs::read_to_string(dir.path().join("members.ndjson")).unwrap();
     assert!(!text.is_empty());
     let changed = |accept: &str| {
-        let key = demo_key("demo-public-key.asc");
-        Config::from_toml_str(
-            &format!(
-                r#"
-configuration_name = "test"
-org_id = "3242"
-state_dir = "state"
-{accept}
-[directory]
-path = "out"
-[data]
-send_device_ids = true
-send_pii = true
-[pii]
-hash_emails_and_phones = true
-columns = ["EMAIL", "PHONE", "ZIP"]
-[file]
-public_key_path = "{}"
-"#,
-                key.display()
-            ),
-            dir.path(),
-        )
-        .unwrap()
+        let text = TestConfig::directory("out")
+            .extra(accept)
+            .hash(true)
+            .columns(&["EMAIL", "PHONE", "ZIP"])
+            .demo_public_key()
+            .no_audiences()
+            .toml();
+        Config::from_toml_str(&text, dir.path()).unwrap()
     };
     let next = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
     let report = Connector::new(changed(""))
@@ -372,9 +348,9 @@ public_key_path = "{}"
 #[test]
 fn dry_run_builds_plain_files_locally_and_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(100, 13);
+    let lines = members::lines(100, 13);
     write_lines(&dir.path().join("members.ndjson"), &lines);
-    let config = config(dir.path(), "", true);
+    let config = config(dir.path(), "", false);
     let audience = config.audiences[0].clone();
     let connector = Connector::new(config).unwrap();
     let members = NdjsonMembers::open(dir.path().join("members.ndjson")).unwrap();
@@ -388,6 +364,7 @@ fn dry_run_builds_plain_files_locally_and_records_nothing() {
         )
         .unwrap();
     assert!(report.succeeded());
+    assert_eq!(report.warnings, Vec::<String>::new());
     assert!(report.files.iter().all(|f| f.status == FileStatus::DryRun));
     assert_eq!(
         report.files[1].preview[0],
@@ -414,6 +391,75 @@ fn dry_run_builds_plain_files_locally_and_records_nothing() {
     );
 }
 
+/// With encryption on, a dry run previews the same rows but leaves no plaintext behind, and
+/// says so.
+#[test]
+fn dry_run_with_encryption_on_leaves_no_plaintext_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = members::lines(100, 13);
+    write_lines(&dir.path().join("members.ndjson"), &lines);
+    let config = config(dir.path(), "", true);
+    let audience = config.audiences[0].clone();
+    let connector = Connector::new(config).unwrap();
+    let members = NdjsonMembers::open(dir.path().join("members.ndjson")).unwrap();
+    let report = connector
+        .deliver_with(
+            &audience,
+            members,
+            date(),
+            &DeliverOptions::new().dry_run(true),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(report.files.iter().all(|f| f.status == FileStatus::DryRun));
+    assert_eq!(
+        report.files[1].preview[0],
+        "FIRSTNAME,LASTNAME,CITY,STATE,ZIP,COUNTRY,EMAIL1_MD5,EMAIL1_SHA-1,EMAIL1_SHA-256,PHONE1_SHA-1,PHONE2_SHA-1"
+    );
+    assert_eq!(report.files[1].preview.len(), 6);
+    let names: Vec<&str> = report.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "3242_17095-D_2026-11-28.csv",
+            "3242_17095-PII_2026-11-28.csv"
+        ]
+    );
+    for file in &report.files {
+        for part in &file.parts {
+            assert_eq!(part.location, "(removed: encryption is on)");
+        }
+    }
+    assert_eq!(
+        report.warnings,
+        [
+            "encryption is on, so the dry run's plain CSV files were removed as soon as their \
+          first rows were read for this preview: nothing unencrypted is left in the state \
+          folder (a delivery writes only encrypted files); turn encryption off to keep them \
+          for inspection"
+        ]
+    );
+    let left: Vec<_> = walk(&dir.path().join("state"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 #[test]
 fn cancellation_publishes_nothing_and_records_the_failure() {
     let dir = tempfile::tempdir().unwrap();
@@ -421,11 +467,8 @@ fn cancellation_publishes_nothing_and_records_the_failure() {
     let audience = config.audiences[0].clone();
     let connector = Connector::new(config).unwrap();
     connector.cancel_handle().cancel();
-    let items = (0..10_000).map(|i| {
-        liveramp_identity_mapping::Profile::from_json_line(
-            &liveramp_connector::generate::member_line(1, i),
-        )
-    });
+    let items =
+        (0..10_000).map(|i| liveramp_identity_mapping::Profile::from_json_line(&member_line(1, i)));
     let err = connector.deliver(&audience, items, date()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -461,7 +504,7 @@ fn a_source_that_fails_part_way_publishes_nothing() {
 
     let mut data = Vec::new();
     for i in 0..100 {
-        data.extend_from_slice(liveramp_connector::generate::member_line(5, i).as_bytes());
+        data.extend_from_slice(member_line(5, i).as_bytes());
         data.push(b'\n');
     }
     let members = NdjsonMembers::from_reader(FailingReader {

@@ -3,8 +3,8 @@
 //! delivered bytes equal the single-threaded path's).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use liveramp_connector::generate::member_line;
 use liveramp_identity_mapping::Profile;
+use liveramp_test_support::members::member_line;
 
 #[test]
 fn generated_members_parse_the_same_into_a_reused_profile() {

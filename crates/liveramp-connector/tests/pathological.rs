@@ -9,32 +9,20 @@ use std::path::Path;
 
 use liveramp_connector::chrono::NaiveDate;
 use liveramp_connector::{Config, Connector, DeliverOptions, FileStatus, Report};
+use liveramp_test_support::config::TestConfig;
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
 }
 
 fn connector(dir: &Path, extra: &str) -> Connector {
-    let text = format!(
-        r#"
-configuration_name = "test"
-org_id = "3242"
-state_dir = "state"
-allow_small_files = true
-{extra}
-[directory]
-path = "out"
-[data]
-send_device_ids = true
-send_pii = true
-[pii]
-hash_emails_and_phones = true
-columns = ["FIRSTNAME", "LASTNAME", "ZIP", "EMAIL", "PHONE"]
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-"#
-    );
+    let text = TestConfig::directory("out")
+        .extra("allow_small_files = true")
+        .extra(extra)
+        .hash(true)
+        .columns(&["FIRSTNAME", "LASTNAME", "ZIP", "EMAIL", "PHONE"])
+        .audience("17095", "High-value customers", None)
+        .toml();
     Connector::new(Config::from_toml_str(&text, dir).unwrap()).unwrap()
 }
 
@@ -106,7 +94,7 @@ fn a_100_mb_line_child() {
         [(
             2,
             format!(
-                "line 2: the line has {} bytes, more than max_member_line_bytes (1048576): it \
+                "the line has {} bytes, more than max_member_line_bytes (1048576): it \
                  was skipped without being read into memory; fix the export, or raise \
                  max_member_line_bytes if such profiles are real",
                 huge + 12
@@ -137,7 +125,7 @@ fn the_line_limit_is_configurable_and_exact() {
     assert!(
         report.malformed[0]
             .error
-            .starts_with("line 2: the line has 101 bytes, more than max_member_line_bytes (100)"),
+            .starts_with("the line has 101 bytes, more than max_member_line_bytes (100)"),
         "{:?}",
         report.malformed
     );
@@ -191,12 +179,12 @@ fn deep_nesting_invalid_utf8_nul_bytes_and_a_truncated_last_line_are_reported_by
     let tail = "; each line must be one JSON object with optional `mpid`, `user_identities`, \
                 `device_identities`, `user_attributes` and `calculated_attributes`";
     let expected = [
-        "line 2: not a valid mParticle profile: recursion limit exceeded (at column 155)",
-        "line 4: not a valid mParticle profile: invalid unicode code point (at column 11)",
-        "line 5: not a valid mParticle profile: control character (\\u0000-\\u001F) found \
+        "not a valid mParticle profile: recursion limit exceeded (at column 155)",
+        "not a valid mParticle profile: invalid unicode code point (at column 11)",
+        "not a valid mParticle profile: control character (\\u0000-\\u001F) found \
          while parsing a string (at column 12)",
-        "line 6: not a valid mParticle profile: expected value (at column 1)",
-        "line 8: not a valid mParticle profile: EOF while parsing a string (at column 46)",
+        "not a valid mParticle profile: expected value (at column 1)",
+        "not a valid mParticle profile: EOF while parsing a string (at column 46)",
     ];
     for ((_, error), want) in got.iter().zip(expected) {
         assert_eq!(error, &format!("{want}{tail}"));
@@ -249,20 +237,10 @@ fn ten_thousand_identities_in_one_profile_fill_the_columns_and_count_the_rest() 
 #[test]
 fn an_empty_file_delivers_nothing_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let text = r#"
-configuration_name = "test"
-org_id = "3242"
-state_dir = "state"
-[directory]
-path = "out"
-[data]
-send_device_ids = true
-send_pii = true
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-"#;
-    let connector = Connector::new(Config::from_toml_str(text, dir.path()).unwrap()).unwrap();
+    let text = TestConfig::directory("out")
+        .audience("17095", "High-value customers", None)
+        .toml();
+    let connector = Connector::new(Config::from_toml_str(&text, dir.path()).unwrap()).unwrap();
     let report = deliver(&connector, Cursor::new(Vec::new()));
     assert_eq!(report.members, 0);
     assert_eq!(report.malformed_members, 0);

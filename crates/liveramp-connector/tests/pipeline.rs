@@ -8,35 +8,22 @@ use std::io::{BufReader, Cursor};
 use std::path::Path;
 
 use liveramp_connector::chrono::NaiveDate;
-use liveramp_connector::generate::member_line;
 use liveramp_connector::{Config, Connector, DeliverOptions, MalformedMember, NdjsonMembers};
+use liveramp_test_support::config::{DEMO_COLUMNS, TestConfig};
+use liveramp_test_support::members::member_line;
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
 }
 
 fn config(dir: &Path, compression: &str) -> Config {
-    let text = format!(
-        r#"
-configuration_name = "test"
-org_id = "3242"
-state_dir = "state"
-[directory]
-path = "out"
-[file]
-encrypt = false
-compression = "{compression}"
-[data]
-send_device_ids = true
-send_pii = true
-[pii]
-hash_emails_and_phones = true
-columns = ["FIRSTNAME", "LASTNAME", "CITY", "STATE", "ZIP", "COUNTRY", "EMAIL", "PHONE"]
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-"#
-    );
+    let text = TestConfig::directory("out")
+        .encrypt(false)
+        .compression(compression)
+        .hash(true)
+        .columns(&DEMO_COLUMNS)
+        .audience("17095", "High-value customers", None)
+        .toml();
     Config::from_toml_str(&text, dir).unwrap()
 }
 
@@ -156,19 +143,16 @@ fn malformed_lines_keep_their_line_numbers_and_messages() {
     assert_eq!(
         malformed,
         [
-            (
-                1,
-                "line 1: empty line: each line must be one profile JSON object"
-            ),
+            (1, "empty line: each line must be one profile JSON object"),
             (
                 2,
-                "line 2: not a valid mParticle profile: EOF while parsing a value (at column 9); \
+                "not a valid mParticle profile: EOF while parsing a value (at column 9); \
                  each line must be one JSON object with optional `mpid`, `user_identities`, \
                  `device_identities`, `user_attributes` and `calculated_attributes`"
             ),
             (
                 4,
-                "line 4: not a valid mParticle profile: EOF while parsing an object (at column \
+                "not a valid mParticle profile: EOF while parsing an object (at column \
                  12); each line must be one JSON object with optional `mpid`, \
                  `user_identities`, `device_identities`, `user_attributes` and \
                  `calculated_attributes`"

@@ -4,66 +4,38 @@
 //! replaces the files atomically.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../sftp-transport/tests/common/mod.rs"]
-mod common;
 mod support;
 
 use std::fs;
 
 use liveramp_connector::chrono::NaiveDate;
 use liveramp_connector::{Config, Connector, DeliverOptions, FileStatus, NdjsonMembers};
-use support::{Gpg, demo_key, expected_rows, members, python_csv, write_lines};
+use liveramp_test_support::config::{HostKey, Retry, Sftp, TestConfig};
+use liveramp_test_support::csv::python_csv;
+use liveramp_test_support::files::{names_in, sha256};
+use liveramp_test_support::gpg::Gpg;
+use liveramp_test_support::members::{self, write_lines};
+use liveramp_test_support::sshd::Sshd;
+use support::expected_rows;
 
 #[test]
 fn encrypted_audience_over_sftp_once_then_forced() {
-    let sshd = common::Sshd::start();
+    let sshd = Sshd::start();
     let remote = sshd.upload_dir("uploads");
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(1000, 21);
+    let lines = members::lines(1000, 21);
     write_lines(&dir.path().join("members.ndjson"), &lines);
-    let text = format!(
-        r#"
-configuration_name = "sftp e2e"
-org_id = "3242"
-state_dir = "state"
-
-[sftp]
-url = "127.0.0.1"
-port = "{port}"
-username = "{user}"
-password = "{password}"
-known_hosts_path = "{known_hosts}"
-remote_dir = "{remote}"
-connect_timeout = 10
-[sftp.retry]
-attempts = 3
-initial_backoff = "20ms"
-max_backoff = "100ms"
-
-[file]
-encrypt = true
-public_key_path = "{key}"
-compression = "gzip"
-
-[data]
-send_device_ids = true
-send_pii = true
-
-[pii]
-hash_emails_and_phones = true
-
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-members = "members.ndjson"
-"#,
-        port = sshd.port,
-        user = common::TEST_USER,
-        password = common::TEST_PASSWORD,
-        known_hosts = sshd.known_hosts.display(),
-        remote = remote.display(),
-        key = demo_key("demo-public-key.asc").display(),
-    );
+    let text = TestConfig::sftp(
+        Sftp::new(sshd.port, &remote, HostKey::known_hosts(&sshd, sshd.port))
+            .connect_timeout(10)
+            .retry(Retry::new(3, "20ms", "100ms")),
+    )
+    .name("sftp e2e")
+    .encrypt(true)
+    .demo_public_key()
+    .gzip(true)
+    .hash(true)
+    .toml();
     let config = Config::from_toml_str(&text, dir.path()).unwrap();
     let mapping = config.mapping.clone();
     let audience = config.audiences[0].clone();
@@ -74,7 +46,7 @@ members = "members.ndjson"
     let report = connector.deliver(&audience, open(), date).unwrap();
     assert!(report.succeeded(), "{report:#?}\n{}", sshd.log_text());
     assert_eq!(
-        common::names_in(&remote),
+        names_in(&remote),
         [
             "3242_17095-D_2026-11-28.csv.gz.gpg",
             "3242_17095-PII_2026-11-28.csv.gz.gpg"
@@ -83,7 +55,7 @@ members = "members.ndjson"
     let gpg = Gpg::with_demo_secret_key();
     let (device, pii) = expected_rows(&mapping, &lines);
     let check = |name: &str, expected: &Vec<Vec<String>>| {
-        let gz = gpg.decrypt(&remote.join(name));
+        let gz = gpg.decrypt_file(&remote.join(name));
         let mut child = std::process::Command::new("gzip")
             .arg("-dc")
             .stdin(std::process::Stdio::piped())
@@ -104,7 +76,7 @@ members = "members.ndjson"
         assert_eq!(file.attempts, 1);
         let on_server = fs::read(remote.join(&file.name)).unwrap();
         assert_eq!(file.bytes, on_server.len() as u64);
-        assert_eq!(file.sha256, common::sha256(&on_server));
+        assert_eq!(file.sha256, sha256(&on_server));
         assert_eq!(
             file.parts[0].location,
             format!("{}/{}", remote.display(), file.name)
@@ -139,6 +111,6 @@ members = "members.ndjson"
         .unwrap();
     assert!(forced.succeeded(), "{forced:#?}");
     assert!(forced.files.iter().all(|f| f.parts[0].replaced));
-    assert_eq!(common::names_in(&remote).len(), 2);
+    assert_eq!(names_in(&remote).len(), 2);
     check(&forced.files[1].name, &pii);
 }

@@ -3,69 +3,48 @@
 //! proxy in front of it), nothing is lost, and the spool is empty afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../sftp-transport/tests/common/mod.rs"]
-mod common;
 mod support;
 
 use std::fs;
 
 use liveramp_connector::chrono::NaiveDate;
 use liveramp_connector::{Config, Connector, DeliverOptions, FileStatus};
-use support::{Gpg, demo_key, expected_rows, members, python_csv, write_lines};
+use liveramp_test_support::config::{HostKey, Retry, Sftp, TestConfig};
+use liveramp_test_support::csv::python_csv;
+use liveramp_test_support::files::{names_in, sha256};
+use liveramp_test_support::gpg::Gpg;
+use liveramp_test_support::members::{self, write_lines};
+use liveramp_test_support::net::CuttingProxy;
+use liveramp_test_support::sshd::Sshd;
+use support::expected_rows;
 
 #[test]
 fn a_cut_stream_falls_back_to_the_spool_and_delivers_every_byte() {
-    let sshd = common::Sshd::start();
+    let sshd = Sshd::start();
     let remote = sshd.upload_dir("uploads");
     // The first connection (the PII file's stream, opened while the file is built) is cut
     // after 150 kB from the client; later ones (the device file's upload from the spool, then
     // the PII file's) pass.
-    let proxy = common::CuttingProxy::start(sshd.port, 1, 150_000);
+    let proxy = CuttingProxy::start(sshd.port, 1, 150_000);
     let dir = tempfile::tempdir().unwrap();
-    let lines = members(3000, 5);
+    let lines = members::lines(3000, 5);
     write_lines(&dir.path().join("members.ndjson"), &lines);
-    let text = format!(
-        r#"
-configuration_name = "sftp stream"
-org_id = "3242"
-state_dir = "state"
-
-[sftp]
-url = "127.0.0.1"
-port = "{port}"
-username = "{user}"
-password = "{password}"
-host_key_fingerprint = "{fingerprint}"
-remote_dir = "{remote}"
-connect_timeout = 10
-[sftp.retry]
-attempts = 3
-initial_backoff = "20ms"
-max_backoff = "100ms"
-
-[file]
-encrypt = true
-public_key_path = "{key}"
-compression = "none"
-
-[data]
-send_device_ids = true
-send_pii = true
-
-[pii]
-hash_emails_and_phones = true
-
-[[audiences]]
-id = "17095"
-external_name = "High-value customers"
-"#,
-        port = proxy.port,
-        user = common::TEST_USER,
-        password = common::TEST_PASSWORD,
-        fingerprint = sshd.fingerprint(),
-        remote = remote.display(),
-        key = demo_key("demo-public-key.asc").display(),
-    );
+    let text = TestConfig::sftp(
+        Sftp::new(
+            proxy.port,
+            &remote,
+            HostKey::Fingerprint(sshd.fingerprint()),
+        )
+        .connect_timeout(10)
+        .retry(Retry::new(3, "20ms", "100ms")),
+    )
+    .name("sftp stream")
+    .encrypt(true)
+    .demo_public_key()
+    .gzip(false)
+    .hash(true)
+    .audience("17095", "High-value customers", None)
+    .toml();
     let config = Config::from_toml_str(&text, dir.path()).unwrap();
     let mapping = config.mapping.clone();
     let audience = config.audiences[0].clone();
@@ -83,7 +62,7 @@ external_name = "High-value customers"
         .unwrap();
     assert!(report.succeeded(), "{report:#?}\n{}", sshd.log_text());
     assert_eq!(
-        common::names_in(&remote),
+        names_in(&remote),
         [
             "3242_17095-D_2026-11-28.csv.gpg",
             "3242_17095-PII_2026-11-28.csv.gpg"
@@ -101,8 +80,8 @@ external_name = "High-value customers"
         assert_eq!(file.status, FileStatus::Delivered);
         let on_server = fs::read(remote.join(&file.name)).unwrap();
         assert_eq!(file.bytes, on_server.len() as u64);
-        assert_eq!(file.sha256, common::sha256(&on_server));
-        let plain = gpg.decrypt(&remote.join(&file.name));
+        assert_eq!(file.sha256, sha256(&on_server));
+        let plain = gpg.decrypt_file(&remote.join(&file.name));
         assert_eq!(&python_csv(&plain), expected, "{}", file.name);
     }
     assert!(report.files[1].bytes > 300_000, "{}", report.files[1].bytes);
