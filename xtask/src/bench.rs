@@ -1,15 +1,16 @@
 //! `cargo xtask bench`: the end-to-end benchmark of issue 9.
 //!
-//! Generates a messy audience once (`<target>/bench/members-<N>.ndjson`, reused while the
-//! generator and seed are unchanged), builds the release `liveramp` binary, and runs it as a
-//! child process in four scenarios, measuring each child with GNU `time` (wall and CPU seconds,
-//! peak RSS):
+//! Generates a messy audience once (`<target>/bench/members-<N>.ndjson`, with the generator of
+//! `liveramp_test_support::members`, reused while the generator and seed are unchanged), builds
+//! the release `liveramp` binary, and runs it as a child process in four scenarios, measuring
+//! each child with GNU `time` (wall and CPU seconds, peak RSS):
 //!
 //! 1. `liveramp map-only`: parse, map, normalise and hash, no file (the compute ceiling);
 //! 2. `liveramp run` to a local `[directory]`, encryption off;
 //! 3. the same with encryption on (to the demo key, `examples/demo/demo-public-key.asc`);
 //! 4. `liveramp run` with encryption over SFTP to a real OpenSSH `sshd` on 127.0.0.1, which
-//!    the bench starts (needs root and the test account of `cargo xtask test-env`).
+//!    the bench starts: the tests' `liveramp_test_support::sshd::Sshd` (needs root and the test
+//!    account of `cargo xtask test-env`).
 //!
 //! In the same run, on the same bytes, the reference points: `cat` of scenario 2's files,
 //! `gpg --encrypt --compress-algo none` of them to the same key, and OpenSSH's `sftp -b` `put`
@@ -30,15 +31,15 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use liveramp_test_support::members;
+use liveramp_test_support::sshd::{Sshd, TEST_USER};
 use serde_json::Value;
 
 use crate::Result;
-use crate::test_env::TEST_USER;
 
 /// The audience size without `--members`.
 const DEFAULT_MEMBERS: u64 = 1_000_000;
@@ -47,6 +48,8 @@ const DEFAULT_SEED: u64 = 2026;
 /// Lines of the member file compared with a fresh generation to detect a changed generator.
 const SAMPLE_LINES: u64 = 1000;
 /// The run date of every delivery (fixed, so file names and outputs are comparable).
+mod store;
+
 const RUN_DATE: &str = "2026-11-28";
 
 /// Issue 9's targets.
@@ -61,14 +64,24 @@ struct Options {
     members: u64,
     seed: u64,
     skip_sftp: bool,
+    skip_store: bool,
+    /// Only the store and endpoint scenarios (5-8), for the large audience.
+    store_only: bool,
+    /// A `liveramp` binary to measure instead of building this checkout's (an earlier
+    /// commit's, for a before/after comparison with the same harness).
+    liveramp: Option<PathBuf>,
 }
 
 fn usage() -> String {
-    "usage: cargo xtask bench [--members N] [--seed S] [--skip-sftp]\n\
+    "usage: cargo xtask bench [--members N] [--seed S] [--skip-sftp] [--skip-store] [--store-only] [--liveramp EXE]\n\
      \x20      cargo xtask bench --crates [CRATE...]\n\
      \n  --members N   audience size (default 1000000; `--members 10000000` for the large run)\
      \n  --seed S      generator seed (default 2026)\
      \n  --skip-sftp   skip scenario 4 and the SFTP reference (no root or no sshd)\
+     \n  --skip-store  skip scenarios 5-8 (the SQLite store and `liveramp serve`)\
+     \n  --store-only  run only scenarios 5-8 (for the large audience: `--members 10000000 --store-only`)\
+     \n  --liveramp EXE  measure this liveramp binary instead of building this checkout's\
+     \n                (e.g. an earlier commit's release build, for a before/after comparison)\
      \n  --crates      run the per-crate criterion benchmarks instead (all, or the named ones)"
         .to_owned()
 }
@@ -78,6 +91,9 @@ fn parse(args: &[String]) -> Result<Options> {
         members: DEFAULT_MEMBERS,
         seed: DEFAULT_SEED,
         skip_sftp: false,
+        skip_store: false,
+        store_only: false,
+        liveramp: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -96,6 +112,14 @@ fn parse(args: &[String]) -> Result<Options> {
             "--members" => options.members = number("--members")?,
             "--seed" => options.seed = number("--seed")?,
             "--skip-sftp" => options.skip_sftp = true,
+            "--skip-store" => options.skip_store = true,
+            "--store-only" => options.store_only = true,
+            "--liveramp" => {
+                let exe = it
+                    .next()
+                    .ok_or_else(|| format!("--liveramp needs a path\n{}", usage()))?;
+                options.liveramp = Some(PathBuf::from(exe));
+            }
             other => return Err(format!("unknown option {other:?}\n{}", usage())),
         }
     }
@@ -131,18 +155,27 @@ pub(crate) fn run(args: &[String]) -> Result {
         None
     };
 
-    let exe = build_liveramp()?;
+    let exe = match &options.liveramp {
+        Some(exe) if exe.is_file() => exe.clone(),
+        Some(exe) => return Err(format!("--liveramp {}: no such file", exe.display())),
+        None => build_liveramp()?,
+    };
     let binary = sha256_of(&exe);
     let target = exe
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| format!("unexpected binary path {}", exe.display()))?;
-    let bench_dir = target.join("bench");
+    // An outside binary's results go under this checkout's target/, beside its own.
+    let bench_dir = if options.liveramp.is_some() {
+        crate::root().join("target").join("bench")
+    } else {
+        target.join("bench")
+    };
     fs::create_dir_all(&bench_dir).map_err(|e| io_error("create", &bench_dir, &e))?;
     let started_at = utc_now();
     let load_before = load_average();
 
-    let members = ensure_members(&exe, &bench_dir, options.members, options.seed)?;
+    let members = ensure_members(&bench_dir, options.members, options.seed)?;
     let member_bytes = fs::metadata(&members)
         .map_err(|e| io_error("read", &members, &e))?
         .len();
@@ -154,6 +187,40 @@ pub(crate) fn run(args: &[String]) -> Result {
     fs::create_dir_all(&run_dir).map_err(|e| io_error("create", &run_dir, &e))?;
     let key = crate::root().join("examples/demo/demo-public-key.asc");
     let gnupg = prepare_gnupg(&run_dir.join("gnupg"), &key)?;
+
+    if options.store_only {
+        let results = store::run(
+            &exe,
+            &run_dir,
+            options.members,
+            options.seed,
+            &key,
+            member_bytes,
+        )?;
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "### The store and the endpoint, {} members",
+            thousands(options.members)
+        );
+        let _ = writeln!(md);
+        let _ = writeln!(md, "Command: `{command_line}`");
+        let _ = writeln!(md);
+        let _ = writeln!(
+            md,
+            "Machine: {}; started {started_at}, finished {}; load average {load_before} before, \
+             {} after; commit {}.",
+            machine(),
+            utc_now(),
+            load_average(),
+            git_commit()
+        );
+        store::report(&mut md, &results, 0);
+        let report_path = bench_dir.join(format!("report-store-{}.md", options.members));
+        fs::write(&report_path, &md).map_err(|e| io_error("write", &report_path, &e))?;
+        println!("\n{md}\n(saved as {})", report_path.display());
+        return Ok(());
+    }
 
     let mut rows: Vec<Row> = Vec::new();
 
@@ -251,9 +318,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     // 4. SFTP, encrypted, and OpenSSH's sftp put of scenario 3's files.
     let mut sftp_results: Option<SftpResults> = None;
     if sftp_reason.is_none() {
-        let sshd = Sshd::start(&run_dir)?;
+        let sshd = start_sshd(&run_dir)?;
         let s4 = scenario_dir(&run_dir, "4-sftp-encrypted")?;
-        let ours = sshd.upload_dir("ours")?;
+        let ours = fresh_upload_dir(&sshd, "ours")?;
         let config = write_config(&s4, &members, &key, true, Some((&sshd, &ours)))?;
         let (m4, r4) = deliver(&exe, &config, &s4, "scenario 4: SFTP, encrypted", &[])?;
         for name in &r4.names {
@@ -266,14 +333,14 @@ pub(crate) fn run(args: &[String]) -> Result {
         let mut put: Option<Measured> = None;
         let mut upload: Option<Measured> = None;
         for round in 1..=2 {
-            let openssh = sshd.upload_dir("openssh")?;
+            let openssh = fresh_upload_dir(&sshd, "openssh")?;
             let m = sftp_put(&sshd, &run_dir, &encrypted_files, &openssh, round)?;
             check_arrived(&encrypted_files, &openssh, put_bytes, "sftp put", &sshd)?;
             let _ = fs::remove_dir_all(&openssh);
             if put.as_ref().is_none_or(|p| m.wall < p.wall) {
                 put = Some(m);
             }
-            let ours_dir = sshd.upload_dir("upload-files")?;
+            let ours_dir = fresh_upload_dir(&sshd, "upload-files")?;
             let config = write_config(&s4u, &members, &key, true, Some((&sshd, &ours_dir)))?;
             let mut args: Vec<OsString> =
                 vec!["upload-files".into(), "--config".into(), config.into()];
@@ -357,6 +424,46 @@ pub(crate) fn run(args: &[String]) -> Result {
         gpg.add(&m);
     }
 
+    // 5-8. The store and the endpoint.
+    let store = if options.skip_store {
+        None
+    } else {
+        let results = store::run(
+            &exe,
+            &run_dir,
+            options.members,
+            options.seed,
+            &key,
+            member_bytes,
+        )?;
+        rows.extend(results.rows.iter().cloned());
+        Some(results)
+    };
+
+    // The straightforward Python pipeline (csv + hashlib + gpg), for the ratio.
+    let python_dir = scenario_dir(&run_dir, "python-pipeline")?;
+    let python = measure(
+        "reference: the Python pipeline (csv + hashlib + gpg)",
+        &tool(
+            "python3",
+            &[
+                crate::root()
+                    .join("xtask/bench/reference_pipeline.py")
+                    .into_os_string(),
+                members.clone().into_os_string(),
+                python_dir.clone().into_os_string(),
+                gnupg.home.clone().into_os_string(),
+                gnupg.fingerprint.clone().into(),
+            ],
+        ),
+        Some(&python_dir),
+    )?;
+    let python_members = serde_json::from_str::<Value>(python.stdout.trim())
+        .ok()
+        .and_then(|v| v["members"].as_u64())
+        .unwrap_or(0);
+    let _ = fs::remove_dir_all(&python_dir);
+
     let finished_at = utc_now();
     let load_after = load_average();
     let out = Outputs {
@@ -383,6 +490,8 @@ pub(crate) fn run(args: &[String]) -> Result {
         sftp_reason: sftp_reason.as_deref(),
         identity: identity.as_ref(),
         gnupg: &gnupg,
+        store: store.as_ref(),
+        python: (&python, python_members),
     };
     let results = results_json(&out);
     let results_path = bench_dir.join(format!("results-{}.json", options.members));
@@ -520,29 +629,17 @@ fn tool(program: &str, args: &[OsString]) -> (OsString, Vec<OsString>) {
     (program.into(), args.to_vec())
 }
 
-/// `<bench>/members-<N>.ndjson`, generated with `liveramp generate-members` unless the file
-/// there has the recorded count, seed and size and starts with what the current generator
+/// `<bench>/members-<N>.ndjson`, generated with the tests' generator
+/// (`liveramp_test_support::members`, what `cargo xtask generate-members` writes) unless the
+/// file there has the recorded count, seed and size and starts with what the current generator
 /// writes (so a changed generator regenerates it).
-fn ensure_members(exe: &Path, bench_dir: &Path, count: u64, seed: u64) -> Result<PathBuf> {
+fn ensure_members(bench_dir: &Path, count: u64, seed: u64) -> Result<PathBuf> {
     let path = bench_dir.join(format!("members-{count}.ndjson"));
     let meta_path = bench_dir.join(format!("members-{count}.json"));
     let sample_count = count.min(SAMPLE_LINES);
-    let sample = Command::new(exe)
-        .args([
-            "generate-members",
-            "--count",
-            &sample_count.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if !sample.status.success() {
-        return Err(format!(
-            "liveramp generate-members failed: {}",
-            String::from_utf8_lossy(&sample.stderr)
-        ));
-    }
+    let mut sample = Vec::new();
+    members::write_members(&mut sample, sample_count, seed)
+        .map_err(|e| format!("cannot generate members: {e}"))?;
     let meta: Option<Value> = fs::read_to_string(&meta_path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -552,7 +649,7 @@ fn ensure_members(exe: &Path, bench_dir: &Path, count: u64, seed: u64) -> Result
             && m["seed"] == seed
             && size.is_some()
             && m["bytes"].as_u64() == size
-            && starts_with(&path, &sample.stdout)
+            && starts_with(&path, &sample)
     });
     if fresh {
         println!(
@@ -568,29 +665,17 @@ fn ensure_members(exe: &Path, bench_dir: &Path, count: u64, seed: u64) -> Result
     let _ = fs::remove_file(&meta_path);
     let partial = bench_dir.join(format!(".members-{count}.ndjson.part"));
     let started = Instant::now();
-    let status = Command::new(exe)
-        .args([
-            "generate-members",
-            "--count",
-            &count.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--output",
-        ])
-        .arg(&partial)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if !status.success() {
-        return Err(format!("liveramp generate-members failed ({status})"));
-    }
+    fs::File::create(&partial)
+        .and_then(|file| members::write_members(&mut std::io::BufWriter::new(file), count, seed))
+        .map_err(|e| io_error("write", &partial, &e))?;
     fs::rename(&partial, &path).map_err(|e| io_error("rename", &partial, &e))?;
     let bytes = file_len(&path);
     let meta = serde_json::json!({
         "count": count,
         "seed": seed,
         "bytes": bytes,
-        "generator": "liveramp generate-members (liveramp_connector::generate); staleness is \
-                      checked against a fresh generation of the first lines",
+        "generator": "cargo xtask generate-members (liveramp_test_support::members); staleness \
+                      is checked against a fresh generation of the first lines",
         "generated_at": utc_now(),
     });
     fs::write(&meta_path, meta.to_string() + "\n")
@@ -758,6 +843,7 @@ fn tail(text: &str) -> String {
 // Scenarios.
 
 /// A scenario's row of the table.
+#[derive(Clone)]
 struct Row {
     name: String,
     members: Option<u64>,
@@ -1033,151 +1119,18 @@ fn prepare_gnupg(home: &Path, key: &Path) -> Result<Gnupg> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The real OpenSSH server (the logic of crates/sftp-transport/tests/common/mod.rs).
+// The real OpenSSH server: the tests' `Sshd` (`liveramp_test_support::sshd`).
 
-struct Sshd {
-    dir: PathBuf,
-    port: u16,
-    child: Child,
-    client_key: PathBuf,
-    known_hosts: PathBuf,
-    log: PathBuf,
-    uid: u32,
-    gid: u32,
+/// Starts the tests' `sshd` on 127.0.0.1 (its log in `run_dir`, kept after the run).
+fn start_sshd(run_dir: &Path) -> Result<Sshd> {
+    println!("\n==> starting /usr/sbin/sshd on 127.0.0.1");
+    Sshd::try_start_logging_to(run_dir.join("sshd.log"))
 }
 
-impl Sshd {
-    /// Starts `/usr/sbin/sshd` on 127.0.0.1 and a free port, with its own host key and an
-    /// ed25519 client key authorised for the test account.
-    fn start(run_dir: &Path) -> Result<Sshd> {
-        use std::os::unix::fs::PermissionsExt;
-        println!("\n==> starting /usr/sbin/sshd on 127.0.0.1");
-        let (uid, gid) = (account_id("-u")?, account_id("-g")?);
-        // The test account must reach the upload folders: a world-traversable folder in /tmp
-        // (the target folder's parents may not be).
-        let dir = std::env::temp_dir().join(format!("liveramp-bench-sshd-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-            .map_err(|e| io_error("chmod", &dir, &e))?;
-        for name in ["host_key", "client_key"] {
-            let status = Command::new("ssh-keygen")
-                .args([
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-C",
-                    "liveramp-bench",
-                    "-N",
-                    "",
-                    "-f",
-                ])
-                .arg(dir.join(name))
-                .status()
-                .map_err(|e| format!("cannot run ssh-keygen: {e}"))?;
-            if !status.success() {
-                return Err(format!("ssh-keygen failed ({status})"));
-            }
-        }
-        let authorized = dir.join("authorized_keys");
-        fs::copy(dir.join("client_key.pub"), &authorized)
-            .map_err(|e| io_error("write", &authorized, &e))?;
-        fs::set_permissions(&authorized, fs::Permissions::from_mode(0o644))
-            .map_err(|e| io_error("chmod", &authorized, &e))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
-        let host_pub = fs::read_to_string(dir.join("host_key.pub"))
-            .map_err(|e| io_error("read", &dir.join("host_key.pub"), &e))?;
-        let mut parts = host_pub.split_whitespace();
-        let (kind, key) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let known_hosts = dir.join("known_hosts");
-        fs::write(&known_hosts, format!("[127.0.0.1]:{port} {kind} {key}\n"))
-            .map_err(|e| io_error("write", &known_hosts, &e))?;
-        let config = format!(
-            "ListenAddress 127.0.0.1:{port}\n\
-             HostKey {host_key}\n\
-             PidFile none\n\
-             AuthorizedKeysFile {authorized}\n\
-             StrictModes no\n\
-             PasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\n\
-             PubkeyAuthentication yes\n\
-             UsePAM no\n\
-             AllowUsers {TEST_USER}\n\
-             LogLevel INFO\n\
-             Subsystem sftp internal-sftp\n",
-            host_key = dir.join("host_key").display(),
-            authorized = authorized.display(),
-        );
-        let config_path = dir.join("sshd_config");
-        fs::write(&config_path, config).map_err(|e| io_error("write", &config_path, &e))?;
-        fs::create_dir_all("/run/sshd").map_err(|e| format!("cannot create /run/sshd: {e}"))?;
-        let log = run_dir.join("sshd.log");
-        let log_file = fs::File::create(&log).map_err(|e| io_error("create", &log, &e))?;
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("cannot start /usr/sbin/sshd (package openssh-server): {e}"))?;
-        let mut sshd = Sshd {
-            client_key: dir.join("client_key"),
-            known_hosts,
-            dir,
-            port,
-            child,
-            log,
-            uid,
-            gid,
-        };
-        sshd.wait_ready()?;
-        Ok(sshd)
-    }
-
-    fn wait_ready(&mut self) -> Result {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "sshd exited ({status}): {}",
-                    fs::read_to_string(&self.log).unwrap_or_default()
-                ));
-            }
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut banner = [0u8; 7];
-                if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0" {
-                    return Ok(());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err(format!(
-            "sshd did not start within 10 s: {}",
-            fs::read_to_string(&self.log).unwrap_or_default()
-        ))
-    }
-
-    /// A new folder the test account may write to.
-    fn upload_dir(&self, name: &str) -> Result<PathBuf> {
-        let path = self.dir.join(name);
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).map_err(|e| io_error("create", &path, &e))?;
-        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid))
-            .map_err(|e| io_error("chown", &path, &e))?;
-        Ok(path)
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// A new, empty folder the test account may write to (what was there before is removed).
+fn fresh_upload_dir(sshd: &Sshd, name: &str) -> Result<PathBuf> {
+    let _ = fs::remove_dir_all(sshd.dir.path().join(name));
+    sshd.try_upload_dir(name)
 }
 
 fn is_root() -> bool {
@@ -1185,19 +1138,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn account_id(flag: &str) -> Result<u32> {
-    let out = Command::new("id")
-        .args([flag, TEST_USER])
-        .output()
-        .map_err(|e| format!("cannot run id: {e}"))?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .map_err(|_| {
-            format!("the SFTP test account `{TEST_USER}` does not exist: run `cargo xtask test-env` as root")
-        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1236,6 +1176,9 @@ struct Outputs<'a> {
     sftp_reason: Option<&'a str>,
     identity: Option<&'a Vec<(String, Vec<String>)>>,
     gnupg: &'a Gnupg,
+    store: Option<&'a store::StoreResults>,
+    /// The Python pipeline's run and the members it read.
+    python: (&'a Measured, u64),
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -1429,6 +1372,14 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
             "| 4. `liveramp run`, SFTP, encryption on | {reason} | | | | | | | | |"
         );
     }
+    if let Some(results) = out.store {
+        let scenario3 = out
+            .rows
+            .iter()
+            .find(|r| r.name.starts_with("3."))
+            .map_or(0, |r| per_second(r.members.unwrap_or(0), r.measured.wall));
+        store::report(&mut md, results, scenario3);
+    }
     let _ = writeln!(md);
     let _ = writeln!(md, "Reference points, same run, same bytes:");
     let _ = writeln!(md);
@@ -1535,6 +1486,18 @@ fn report(out: &Outputs<'_>, earlier: &[(u64, String, BTreeMap<String, u64>)]) -
                 rate(s3) / rate(s1)
             );
         }
+        let (python, python_members) = out.python;
+        let python_rate = python_members as f64 / python.wall;
+        let _ = writeln!(
+            md,
+            "- Scenario 3 / the Python pipeline (`xtask/bench/reference_pipeline.py`: csv + \
+             hashlib + a gpg subprocess a file, same columns, {} members/s, {:.2} s wall, \
+             {:.2} s CPU, one core), members/s: **{:.2}×** (target ≥ 8×).",
+            thousands(python_rate as u64),
+            python.wall,
+            python.cpu(),
+            rate(s3) / python_rate
+        );
     }
     let mut upload_ratio = None;
     let mut sftp_ratio = None;

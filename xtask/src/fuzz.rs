@@ -379,6 +379,15 @@ fn write_seeds(target: &str, dir: &Path) -> Result {
             read("crates/identity-mapping/tests/fixtures/expected_a.csv")?,
         ],
         "config_toml" => vec![read("examples/demo/connector.toml")?],
+        "firehose_message" => [
+            "module_registration_request",
+            "audience_subscription_request",
+            "audience_membership_change_request",
+            "dsr_processing_request",
+        ]
+        .iter()
+        .map(|name| read(&format!("crates/firehose/tests/fixtures/{name}.json")))
+        .collect::<Result<Vec<_>>>()?,
         "recipient_key" => vec![
             read("examples/demo/demo-public-key.asc")?,
             read("crates/encrypt/tests/data/demo-public-key.asc")?,
@@ -446,6 +455,6 @@ mod tests {
             .collect();
         bins.sort();
         assert_eq!(bins, all_targets().unwrap());
-        assert_eq!(bins.len(), 7);
+        assert_eq!(bins.len(), 8);
     }
 }

@@ -4,17 +4,16 @@
 //! to it as a local account with a password (and with keys). This creates that account,
 //! idempotently. It needs root (CI and the development containers run as root).
 //!
-//! The account is **test-only**: its password is public (it is in this file and in the
-//! tests), it has no login shell (`/usr/sbin/nologin`; SFTP works through sshd's
+//! The account is **test-only**: its password is public (it is in
+//! `crates/test-support/src/sshd.rs` and the README), it has no login shell (`/usr/sbin/nologin`; SFTP works through sshd's
 //! `internal-sftp`), and only the tests' own `sshd` on 127.0.0.1 lets it in with a password.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// The local account the sshd tests log in as.
-pub(crate) const TEST_USER: &str = "liveramp-sftp-test";
-/// Its fixed, public, test-only password (also in `crates/sftp-transport/tests/common`).
-pub(crate) const TEST_PASSWORD: &str = "liveramp-sftp-test-password-not-secret";
+// The local account the sshd tests log in as, and its fixed, public, test-only password: the
+// ones the tests' `Sshd` (`liveramp_test_support::sshd`) logs in with.
+use liveramp_test_support::sshd::{TEST_PASSWORD, TEST_USER};
 
 /// Creates (or updates) the SFTP test account the `sshd` tests log in with.
 pub(crate) fn prepare() -> crate::Result {

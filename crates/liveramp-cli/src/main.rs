@@ -11,7 +11,28 @@
     clippy::collapsible_if
 )]
 
+/// `println!` that ignores a closed stdout (`liveramp ... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod daemon;
+mod demo;
+mod metrics;
+mod serve;
+mod status;
+mod store_cmds;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -62,6 +83,70 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
     },
+    /// Apply mParticle Firehose messages (one JSON message per line) to the membership store.
+    Ingest {
+        /// The configuration file (its `[store]` is used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The file of messages (default, or `-`: stdin).
+        #[arg(value_name = "PATH")]
+        input: Option<PathBuf>,
+    },
+    /// Print an audience's members as tonight's files would be built from them: one profile
+    /// JSON per line, in snapshot order.
+    Members {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The audience ID.
+        #[arg(long, value_name = "ID")]
+        audience: String,
+    },
+    /// List the audiences of the membership store: id, name, connected, members, newest change,
+    /// last delivery.
+    Audiences {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every audience's last night (outcome, rows per file, rejections) and the stream's
+    /// state; exit 1 when an audience needs attention.
+    Status {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the JSON of the status page's `/api/status` instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The real-time path on this machine: the demo stream posted to the real Firehose endpoint
+    /// (on 127.0.0.1) as mParticle would, into the store, then tonight's files.
+    Demo {
+        /// The configuration (default: the demo's, examples/demo/realtime.toml).
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "examples/demo/realtime.toml"
+        )]
+        config: PathBuf,
+        /// The Firehose messages to post, one JSON message per line (default: the demo stream).
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "examples/demo/stream.ndjson"
+        )]
+        stream: PathBuf,
+    },
+    /// Take mParticle's Firehose messages over HTTP into the store and deliver every connected
+    /// audience nightly, in one process, until SIGTERM/SIGINT.
+    Serve {
+        /// The configuration file (its `[store]` and `[server]`).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Run nightly on the schedule (catch-up at start), until SIGTERM/SIGINT.
     Daemon {
         /// The configuration file.
@@ -94,22 +179,10 @@ enum Command {
         /// Print this hash of the normalised value instead (md5, sha1, sha256).
         #[arg(long, value_name = "ALG")]
         hash: Option<String>,
-        /// Print the reason code of each rejected value on stderr.
+        /// Print one tab-separated line per input instead: its line number, `ok` and the value
+        /// (or its hash) and what normalising changed, or `rejected` and the reason code.
         #[arg(long)]
         explain: bool,
-    },
-    /// Write generated messy members (NDJSON) for demos and benchmarks.
-    #[command(hide = true)]
-    GenerateMembers {
-        /// How many members.
-        #[arg(long, default_value_t = 1000)]
-        count: u64,
-        /// The seed (the same seed gives the same file).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// The output file (default: stdout).
-        #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
     },
     /// Parse, map, normalise and hash the members as `run` would, writing no file; prints one
     /// JSON line of counts (the benchmark's compute ceiling).
@@ -191,6 +264,12 @@ fn main() -> ExitCode {
             threads,
         ),
         Command::Daemon { config } => daemon::run(&config),
+        Command::Serve { config } => serve::run(&config),
+        Command::Demo { config, stream } => demo::run(&config, &stream),
+        Command::Ingest { config, input } => store_cmds::ingest_command(&config, input.as_deref()),
+        Command::Members { config, audience } => store_cmds::members_command(&config, &audience),
+        Command::Audiences { config, json } => store_cmds::audiences_command(&config, json),
+        Command::Status { config, json } => status::status_command(&config, json),
         Command::Check { config } => check(&config),
         Command::Schedule {
             config,
@@ -202,11 +281,6 @@ fn main() -> ExitCode {
             hash,
             explain,
         } => normalize_values(kind, hash.as_deref(), explain),
-        Command::GenerateMembers {
-            count,
-            seed,
-            output,
-        } => generate(count, seed, output.as_deref()),
         Command::MapOnly {
             config,
             members,
@@ -240,7 +314,7 @@ pub(crate) fn load(path: &Path) -> Result<Config, Failure> {
     Config::load(path).map_err(|e| Failure::usage(ConnectorError::Config(e)))
 }
 
-fn print_warnings(warnings: &[String]) {
+pub(crate) fn print_warnings(warnings: &[String]) {
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
@@ -256,6 +330,85 @@ fn run(
     threads: usize,
 ) -> Result<u8, Failure> {
     let config = load(config_path)?;
+    let run_date = date.unwrap_or_else(|| config.schedule.schedule.run_date(Utc::now()));
+    let (connector, audiences) = if config.store.is_none() {
+        // Without a store every audience is file-sourced: the configuration says it all, and
+        // is checked before anything is opened.
+        let audiences = file_audiences(&config, config_path, only)?;
+        (Connector::new(config).map_err(classify)?, audiences)
+    } else {
+        let connector = Connector::new(config).map_err(classify)?;
+        let audiences = deliverable_audiences(&connector, config_path, only)?;
+        (connector, audiences)
+    };
+    let cancel = connector.cancel_handle();
+    let _ = ctrlc::set_handler(move || cancel.cancel());
+    print_warnings(connector.warnings());
+
+    let options = DeliverOptions::new()
+        .force(force)
+        .dry_run(dry_run)
+        .threads(threads);
+    let mut reports: Vec<Report> = Vec::new();
+    let mut failed = false;
+    for audience in &audiences {
+        let progress = Progress::new(&audience.id);
+        let result = connector.deliver_audience(audience, run_date, &options, &mut |n| {
+            progress.tick(n);
+        });
+        progress.done();
+        match result {
+            Ok(report) => {
+                print_report(&report);
+                failed |= !report.succeeded();
+                reports.push(report);
+            }
+            // The same line as before the delivery existed: the file, and why.
+            Err(ConnectorError::Members {
+                audience,
+                path,
+                source,
+            }) => {
+                eprintln!(
+                    "error: cannot read the members of audience {audience} from {}: {source}",
+                    path.display()
+                );
+                failed = true;
+            }
+            Err(e) => {
+                let failure = classify(e);
+                eprintln!("error: audience {}: {}", audience.id, failure.error);
+                for cause in failure.error.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+                failed = true;
+                if matches!(
+                    failure.error.downcast_ref::<ConnectorError>(),
+                    Some(ConnectorError::Cancelled { .. } | ConnectorError::Ledger { .. })
+                ) {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(path) = report_path {
+        let json = serde_json::to_string_pretty(&reports)
+            .context("could not serialise the report")
+            .map_err(Failure::delivery)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("could not write the report to {}", path.display()))
+            .map_err(Failure::delivery)?;
+    }
+    Ok(u8::from(failed))
+}
+
+/// The audiences `run` delivers from a configuration without a store: `only`, or all; each
+/// must have a members file.
+fn file_audiences(
+    config: &Config,
+    config_path: &Path,
+    only: &[String],
+) -> Result<Vec<Audience>, Failure> {
     let mut audiences: Vec<Audience> = Vec::new();
     for id in only {
         match config.audience(id) {
@@ -286,78 +439,65 @@ fn run(
     if let Some(a) = audiences.iter().find(|a| a.members.is_none()) {
         return Err(Failure::usage(anyhow::anyhow!(
             "audience {} has no members file: set members = \"path/to/members.ndjson\" in its \
-             [[audiences]] entry",
+             [[audiences]] entry, or add a [store] to deliver it from mParticle's real-time stream",
             a.id
         )));
     }
-    let run_date = date.unwrap_or_else(|| config.schedule.schedule.run_date(Utc::now()));
-    let connector = Connector::new(config).map_err(classify)?;
-    let cancel = connector.cancel_handle();
-    let _ = ctrlc::set_handler(move || cancel.cancel());
-    print_warnings(connector.warnings());
+    Ok(audiences)
+}
 
-    let options = DeliverOptions::new()
-        .force(force)
-        .dry_run(dry_run)
-        .threads(threads);
-    let mut reports: Vec<Report> = Vec::new();
-    let mut failed = false;
-    for audience in &audiences {
-        let members_path = audience.members.clone().unwrap_or_default();
-        let members = match std::fs::File::open(&members_path) {
-            Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot read the members of audience {} from {}: {e}",
-                    audience.id,
-                    members_path.display()
-                );
-                failed = true;
-                continue;
-            }
-        };
-        let total = std::fs::metadata(&members_path)
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let progress = Progress::new(&audience.id, total);
-        let result = connector.deliver_ndjson(audience, members, run_date, &options, &mut |n| {
-            progress.tick(n);
-        });
-        progress.done();
-        match result {
-            Ok(report) => {
-                print_report(&report);
-                failed |= !report.succeeded();
-                reports.push(report);
-            }
-            Err(e) => {
-                let failure = classify(e);
-                eprintln!("error: audience {}: {}", audience.id, failure.error);
-                for cause in failure.error.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
-                }
-                failed = true;
-                if matches!(
-                    failure.error.downcast_ref::<ConnectorError>(),
-                    Some(ConnectorError::Cancelled { .. } | ConnectorError::Ledger { .. })
-                ) {
-                    break;
-                }
+/// The audiences `run` delivers with a store: the file-sourced ones and those connected in
+/// the store (`only`, or all).
+fn deliverable_audiences(
+    connector: &Connector,
+    config_path: &Path,
+    only: &[String],
+) -> Result<Vec<Audience>, Failure> {
+    let all = connector.audiences().map_err(classify)?;
+    for unmatched in connector.unmatched_audiences().map_err(classify)? {
+        if only.is_empty() || only.contains(&unmatched.id) {
+            eprintln!(
+                "warning: audience {} of {} has no members file and is not connected in the \
+                 membership store: nothing to deliver for it",
+                unmatched.id,
+                config_path.display()
+            );
+        }
+    }
+    let mut audiences = Vec::new();
+    for id in only {
+        match all.iter().find(|a| &a.id == id) {
+            Some(a) => audiences.push(a.clone()),
+            None => {
+                let known: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "audience {id:?} is neither in {} with a members file nor connected in the \
+                     membership store; the audiences to deliver are: {}",
+                    config_path.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
             }
         }
     }
-    if let Some(path) = report_path {
-        let json = serde_json::to_string_pretty(&reports)
-            .context("could not serialise the report")
-            .map_err(Failure::delivery)?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("could not write the report to {}", path.display()))
-            .map_err(Failure::delivery)?;
+    if only.is_empty() {
+        audiences = all;
     }
-    Ok(u8::from(failed))
+    if audiences.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "nothing to deliver: {} has no audience with a members file and the membership \
+             store has no connected audience (ingest mParticle's audience_subscription_request \
+             first: liveramp ingest)",
+            config_path.display()
+        )));
+    }
+    Ok(audiences)
 }
 
-fn print_report(report: &Report) {
+pub(crate) fn print_report(report: &Report) {
     let mut out = io::stdout().lock();
     let read_nothing = report
         .files
@@ -380,6 +520,21 @@ fn print_report(report: &Report) {
             String::new()
         }
     );
+    if let Some(source) = &report.source {
+        let newest = source
+            .newest_change_ms
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .map_or_else(
+                || "none".to_owned(),
+                |t| t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
+        let _ = writeln!(
+            out,
+            "  from the {}: {} members, newest change {newest}",
+            source.kind,
+            source.members.unwrap_or(report.members)
+        );
+    }
     for m in &report.malformed {
         let _ = writeln!(out, "  malformed line {}: {}", m.line, m.error);
     }
@@ -402,7 +557,7 @@ fn print_report(report: &Report) {
                 "    {} rows, {} bytes, sha256 {}",
                 file.rows, file.bytes, file.sha256
             );
-            for part in &file.parts {
+            for part in file.parts.iter().filter(|p| !p.location.is_empty()) {
                 let _ = writeln!(out, "    -> {}", part.location);
             }
         }
@@ -437,7 +592,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(audience: &str, _bytes: u64) -> Progress {
+    fn new(audience: &str) -> Progress {
         let bar = io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -482,8 +637,8 @@ impl Progress {
 
 fn check(config_path: &Path) -> Result<u8, Failure> {
     let config = load(config_path)?;
-    println!("configuration {}: valid", config_path.display());
-    println!(
+    out!("configuration {}: valid", config_path.display());
+    out!(
         "  {} audience(s); data types: {}",
         config.audiences.len(),
         config
@@ -497,31 +652,56 @@ fn check(config_path: &Path) -> Result<u8, Failure> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("  schedule: {}", config.schedule.schedule);
+    out!("  schedule: {}", config.schedule.schedule);
+    let sources = liveramp_connector::check_member_sources(&config);
+    let mut problems = Vec::new();
+    for found in &sources {
+        let whose = found
+            .audience
+            .as_ref()
+            .map_or_else(|| "store".to_owned(), |id| format!("audience {id}"));
+        match &found.problem {
+            None => out!("{whose}: {}", found.source),
+            Some(problem) => {
+                out!("{whose}: {}: CANNOT BE READ", found.source);
+                problems.push(problem.clone());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        let count = problems.len();
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} member source{} cannot be read, so a delivery would fail: {}",
+            count,
+            if count == 1 { "" } else { "s" },
+            problems.join("; ")
+        )));
+    }
     let connector = Connector::new(config).map_err(classify)?;
     let summary = connector.check().map_err(classify)?;
     match &summary.key {
         Some(key) => {
-            println!("key: fingerprint {}", key.fingerprint);
-            println!(
+            out!("key: fingerprint {}", key.fingerprint);
+            out!(
                 "  encryption subkey {} ({})",
-                key.encryption_subkey_id, key.algorithm
+                key.encryption_subkey_id,
+                key.algorithm
             );
-            println!(
+            out!(
                 "  expires: {}",
                 key.expires_at.as_deref().unwrap_or("never")
             );
         }
-        None => println!("key: encryption is off"),
+        None => out!("key: encryption is off"),
     }
-    println!("destination: {}", summary.destination);
+    out!("destination: {}", summary.destination);
     if let Some(fp) = &summary.host_key_fingerprint {
-        println!(
+        out!(
             "  host key {fp}, verified by {}",
             summary.host_key_verified_by
         );
     }
-    println!("  connected, authenticated, folder writable");
+    out!("  connected, authenticated, folder writable");
     print_warnings(&summary.warnings);
     Ok(0)
 }
@@ -568,24 +748,33 @@ fn normalize_values(
     };
     let stdin = io::stdin().lock();
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut err = io::stderr().lock();
-    for line in stdin.lines() {
+    for (index, line) in stdin.lines().enumerate() {
         let line = line
             .context("could not read stdin")
             .map_err(Failure::delivery)?;
         let line = line.strip_suffix('\r').unwrap_or(&line);
         let result = kind.normalize(line);
-        let written = match result {
-            Ok(value) => match algorithm {
+        let written = match (result, explain) {
+            (Ok(value), false) => match algorithm {
                 Some(a) => writeln!(out, "{}", normalize::hex_digest(a, &value)),
                 None => writeln!(out, "{value}"),
             },
-            Err(rejected) => {
-                if explain {
-                    let _ = out.flush();
-                    let _ = writeln!(err, "{}", rejected.code());
+            (Err(_), false) => writeln!(out),
+            // One line per input: its number, the result, and what normalising changed.
+            (Ok(value), true) => {
+                let changes = kind.changes(line, &value).join(", ");
+                match algorithm {
+                    Some(a) => writeln!(
+                        out,
+                        "{}\tok\t{}\t{changes}; {a} of {value}",
+                        index + 1,
+                        normalize::hex_digest(a, &value)
+                    ),
+                    None => writeln!(out, "{}\tok\t{value}\t{changes}", index + 1),
                 }
-                writeln!(out)
+            }
+            (Err(rejected), true) => {
+                writeln!(out, "{}\trejected\t{}", index + 1, rejected.code())
             }
         };
         written
@@ -594,23 +783,6 @@ fn normalize_values(
     }
     out.flush()
         .context("could not write to stdout")
-        .map_err(Failure::delivery)?;
-    Ok(0)
-}
-
-fn generate(count: u64, seed: u64, output: Option<&Path>) -> Result<u8, Failure> {
-    let result = match output {
-        Some(path) => std::fs::File::create(path).and_then(|f| {
-            let mut w = io::BufWriter::new(f);
-            liveramp_connector::generate::write_members(&mut w, count, seed)
-        }),
-        None => {
-            let mut w = io::BufWriter::new(io::stdout().lock());
-            liveramp_connector::generate::write_members(&mut w, count, seed)
-        }
-    };
-    result
-        .context("could not write the members")
         .map_err(Failure::delivery)?;
     Ok(0)
 }
@@ -628,9 +800,12 @@ fn map_only(config_path: &Path, members_path: &Path, threads: usize) -> Result<u
     let summary = connector
         .map_only(members, &DeliverOptions::new().threads(threads))
         .map_err(classify)?;
-    println!(
+    out!(
         "{{\"members\":{},\"malformed\":{},\"device_rows\":{},\"pii_rows\":{}}}",
-        summary.members, summary.malformed_members, summary.device_rows, summary.pii_rows
+        summary.members,
+        summary.malformed_members,
+        summary.device_rows,
+        summary.pii_rows
     );
     Ok(0)
 }
@@ -654,7 +829,7 @@ fn upload_files(config_path: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
             .map_err(Failure::delivery)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    println!(
+    out!(
         "{{\"files\":{},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"mb_per_s\":{:.3}}}",
         files.len(),
         bytes as f64 / 1e6 / seconds.max(1e-9)

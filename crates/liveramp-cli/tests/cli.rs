@@ -3,18 +3,11 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-fn liveramp() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_liveramp"));
-    command.env_remove("LIVERAMP_LOG");
-    command
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo")
-}
+use liveramp_test_support::files::{names_in_or_empty, wait_until};
+use liveramp_test_support::{demo_dir, liveramp, members, text};
 
 fn with_stdin(mut command: Command, input: &str) -> Output {
     let mut child = command
@@ -32,37 +25,21 @@ fn with_stdin(mut command: Command, input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A copy of the demo configuration with `members` generated members, in a temporary folder.
-fn demo_copy(members: u64) -> tempfile::TempDir {
+/// A copy of the demo configuration with `count` generated members, in a temporary folder.
+fn demo_copy(count: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for name in ["connector.toml", "demo-public-key.asc"] {
-        fs::copy(demo().join(name), dir.path().join(name)).unwrap();
+        fs::copy(demo_dir().join(name), dir.path().join(name)).unwrap();
     }
-    let out = liveramp()
-        .args([
-            "generate-members",
-            "--count",
-            &members.to_string(),
-            "--seed",
-            "3",
-            "--output",
-        ])
-        .arg(dir.path().join("members.ndjson"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    members::write_file(&dir.path().join("members.ndjson"), count, 3);
     dir
 }
 
 #[test]
 fn schedule_prints_run_date_utc_instant_and_local_time_across_dst() {
-    let out = liveramp()
+    let out = liveramp!()
         .args(["schedule", "--config"])
-        .arg(demo().join("connector.toml"))
+        .arg(demo_dir().join("connector.toml"))
         .args(["--after", "2026-03-07T12:00:00Z", "--count", "3"])
         .output()
         .unwrap();
@@ -73,9 +50,9 @@ fn schedule_prints_run_date_utc_instant_and_local_time_across_dst() {
          2026-03-09 2026-03-09T04:00:00Z 2026-03-09T00:00:00-04:00\n\
          2026-03-10 2026-03-10T04:00:00Z 2026-03-10T00:00:00-04:00\n"
     );
-    let out = liveramp()
+    let out = liveramp!()
         .args(["schedule", "--config"])
-        .arg(demo().join("connector.toml"))
+        .arg(demo_dir().join("connector.toml"))
         .output()
         .unwrap();
     assert_eq!(text(&out.stdout).lines().count(), 5);
@@ -83,7 +60,7 @@ fn schedule_prints_run_date_utc_instant_and_local_time_across_dst() {
 
 #[test]
 fn normalize_prints_values_and_explains_rejections() {
-    let mut command = liveramp();
+    let mut command = liveramp!();
     command.args(["normalize", "email", "--explain"]);
     let out = with_stdin(
         command,
@@ -92,11 +69,30 @@ fn normalize_prints_values_and_explains_rejections() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out.stdout),
-        "myname@liveramp.com\n\njane.doe+x@example.com\n"
+        "1\tok\tmyname@liveramp.com\ttrimmed, lower-cased\n\
+         2\trejected\temail.no_at\n\
+         3\tok\tjane.doe+x@example.com\tlower-cased\n"
     );
-    assert_eq!(text(&out.stderr), "email.no_at\n");
+    assert_eq!(text(&out.stderr), "");
 
-    let mut command = liveramp();
+    let mut command = liveramp!();
+    command.args(["normalize", "phone", "--explain", "--hash", "sha1"]);
+    let out = with_stdin(command, "+1 (212) 555-0143\n2125550143\n12\n");
+    assert_eq!(
+        text(&out.stdout),
+        "1\tok\t642a995e9ac252a0543d2f07470c3935b53b2989\t+1 removed, punctuation removed, \
+         spaces removed; sha1 of 2125550143\n\
+         2\tok\t642a995e9ac252a0543d2f07470c3935b53b2989\tunchanged; sha1 of 2125550143\n\
+         3\trejected\tphone.unparsable\n"
+    );
+
+    // Without --explain: one line of output per line of input, empty where rejected.
+    let mut command = liveramp!();
+    command.args(["normalize", "email"]);
+    let out = with_stdin(command, " MyName@LiveRamp.com \nno-at-sign\n");
+    assert_eq!(text(&out.stdout), "myname@liveramp.com\n\n");
+
+    let mut command = liveramp!();
     command.args(["normalize", "phone", "--hash", "sha1"]);
     let out = with_stdin(command, "+1 (212) 555-0143\n");
     assert_eq!(
@@ -104,7 +100,7 @@ fn normalize_prints_values_and_explains_rejections() {
         "642a995e9ac252a0543d2f07470c3935b53b2989\n"
     );
 
-    let mut command = liveramp();
+    let mut command = liveramp!();
     command.args(["normalize", "idfa"]);
     let out = with_stdin(
         command,
@@ -116,7 +112,7 @@ fn normalize_prints_values_and_explains_rejections() {
     );
     assert_eq!(text(&out.stderr), "", "no reasons without --explain");
 
-    let mut command = liveramp();
+    let mut command = liveramp!();
     command.args(["normalize", "email", "--hash", "sha512"]);
     let out = with_stdin(command, "a@b.co\n");
     assert_eq!(out.status.code(), Some(2));
@@ -128,9 +124,9 @@ fn normalize_prints_values_and_explains_rejections() {
 
 #[test]
 fn usage_errors_and_invalid_configurations_exit_2() {
-    let out = liveramp().args(["frobnicate"]).output().unwrap();
+    let out = liveramp!().args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = liveramp()
+    let out = liveramp!()
         .args(["normalize", "shoe-size"])
         .output()
         .unwrap();
@@ -144,7 +140,7 @@ fn usage_errors_and_invalid_configurations_exit_2() {
     )
     .unwrap();
     for command in ["run", "check", "schedule", "daemon"] {
-        let out = liveramp()
+        let out = liveramp!()
             .args([command, "--config"])
             .arg(&config)
             .output()
@@ -161,7 +157,7 @@ fn usage_errors_and_invalid_configurations_exit_2() {
             "{command}"
         );
     }
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(dir.path().join("missing.toml"))
         .output()
@@ -179,7 +175,7 @@ fn run_delivers_then_skips_then_forces_with_a_json_report() {
     let dir = demo_copy(300);
     let config = dir.path().join("connector.toml");
     let report = dir.path().join("report.json");
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-11-28", "--report"])
@@ -221,7 +217,7 @@ fn run_delivers_then_skips_then_forces_with_a_json_report() {
     );
     assert_eq!(json[0]["files"][1]["status"], "delivered");
 
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-11-28", "--audience", "17095"])
@@ -230,7 +226,7 @@ fn run_delivers_then_skips_then_forces_with_a_json_report() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("already delivered (skipped; --force to resend)"));
 
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-11-28", "--force"])
@@ -239,7 +235,7 @@ fn run_delivers_then_skips_then_forces_with_a_json_report() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout).matches(": delivered\n").count(), 2);
 
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--audience", "999"])
@@ -252,7 +248,7 @@ fn run_delivers_then_skips_then_forces_with_a_json_report() {
 #[test]
 fn dry_run_prints_first_rows_and_uploads_nothing() {
     let dir = demo_copy(100);
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--dry-run", "--config"])
         .arg(dir.path().join("connector.toml"))
         .args(["--date", "2026-11-28"])
@@ -272,24 +268,114 @@ fn dry_run_prints_first_rows_and_uploads_nothing() {
 fn a_failed_delivery_exits_1() {
     // 10 members: both files are under LiveRamp's 25-row minimum, so nothing is uploaded.
     let dir = demo_copy(10);
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(dir.path().join("connector.toml"))
         .args(["--date", "2026-11-28"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("NOT uploaded (under 25 rows)"), "{stdout}");
+    // The refusal is said once per file (as its error, never again as a warning), with the
+    // key to set and where it goes.
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.contains("error:")).collect();
+    let rows = |name: &str| {
+        let reason = "fewer than LiveRamp's minimum of 25: LiveRamp would not process it, so \
+                      it was not uploaded (to send it anyway, set `allow_small_files = true` at \
+                      the top level of the configuration, before any [section])";
+        format!("    error: {name}, {reason}")
+    };
+    assert_eq!(
+        errors,
+        [
+            rows("3242_17095-D_2026-11-28.csv.gpg has 7 rows"),
+            rows("3242_17095-PII_2026-11-28.csv.gpg has 9 rows")
+        ]
+    );
+    assert!(!stdout.contains("warning:"), "{stdout}");
     assert!(
-        text(&out.stdout).contains("NOT uploaded (under 25 rows)"),
+        !text(&out.stderr).contains("fewer than"),
         "{}",
-        text(&out.stdout)
+        text(&out.stderr)
+    );
+}
+
+/// `check` reads every audience's member source: a missing members file is an invalid
+/// configuration (exit 2), named with its audience, before anything is connected to.
+#[test]
+fn check_refuses_a_members_file_it_cannot_read() {
+    let dir = demo_copy(1);
+    let config = dir.path().join("connector.toml");
+    let text_of = fs::read_to_string(&config).unwrap();
+    fs::write(&config, text_of.replace("members.ndjson", "nosuch.ndjson")).unwrap();
+    let out = liveramp!()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    let missing = dir.path().join("nosuch.ndjson");
+    assert!(
+        stdout.ends_with(&format!(
+            "audience 17095: members file {}: CANNOT BE READ\n",
+            missing.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("connected, authenticated"), "{stdout}");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: 1 member source cannot be read, so a delivery would fail: cannot read the \
+             members of audience 17095 from {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
+/// A line that is JSON but not an object is malformed, said with its line number once.
+#[test]
+fn malformed_lines_are_reported_once_each_with_their_number() {
+    let dir = demo_copy(30);
+    let members = dir.path().join("members.ndjson");
+    let mut lines = fs::read_to_string(&members).unwrap();
+    lines.push_str("[]\n[\"2026999\",\"not an object\"]\n");
+    fs::write(&members, lines).unwrap();
+    let out = liveramp!()
+        .args(["run", "--dry-run", "--config"])
+        .arg(dir.path().join("connector.toml"))
+        .args(["--date", "2026-11-28"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let tail = "; each line must be one JSON object with optional `mpid`, `user_identities`, \
+                `device_identities`, `user_attributes` and `calculated_attributes`";
+    let said: Vec<&str> = stdout.lines().filter(|l| l.contains("malformed")).collect();
+    assert_eq!(
+        said,
+        [
+            "audience 17095 (High-value customers), run date 2026-11-28: 30 members, 2 \
+             malformed lines skipped"
+                .to_owned(),
+            format!(
+                "  malformed line 31: not a valid mParticle profile: the line is not a JSON \
+                 object (it is an array) (at column 1){tail}"
+            ),
+            format!(
+                "  malformed line 32: not a valid mParticle profile: the line is not a JSON \
+                 object (it is an array) (at column 1){tail}"
+            ),
+        ]
     );
 }
 
 #[test]
 fn check_prints_what_was_checked() {
     let dir = demo_copy(1);
-    let out = liveramp()
+    let out = liveramp!()
         .args(["check", "--config"])
         .arg(dir.path().join("connector.toml"))
         .output()
@@ -307,31 +393,6 @@ fn check_prints_what_was_checked() {
     assert!(stdout.contains("  expires: never\n"), "{stdout}");
 }
 
-/// Waits (bounded) until `done` holds, polling every 100 ms; false if it never does.
-fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = std::time::Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    done()
-}
-
-/// The names of the files in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// `liveramp daemon` catches up the most recent night at start (its midnight in New York has
 /// always passed), delivers both files of it, records them in the ledger, and stops with exit
 /// code 0 on SIGTERM; started again the same night, it delivers nothing twice.
@@ -343,7 +404,7 @@ fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
     let journal = dir.path().join("state").join("ledger.jsonl");
     // The run date of the most recent midnight in New York: the first line of `schedule`
     // gives the next run; the night being caught up is the day before it.
-    let next = liveramp()
+    let next = liveramp!()
         .args(["schedule", "--config"])
         .arg(&config)
         .args(["--count", "1"])
@@ -367,15 +428,15 @@ fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
             .count()
     };
     let run_daemon_until_idle = |expect_delivered: usize| {
-        let mut child = liveramp()
+        let mut child = liveramp!()
             .args(["daemon", "--config"])
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let reached = wait_until(std::time::Duration::from_secs(60), || {
-            names(&out) == expected && delivered_entries() == expect_delivered
+        let reached = wait_until(Duration::from_secs(60), Duration::from_millis(100), || {
+            names_in_or_empty(&out) == expected && delivered_entries() == expect_delivered
         });
         // Give a second daemon the time to (wrongly) deliver again before stopping it.
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -385,7 +446,7 @@ fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
             .unwrap();
         assert!(killed.success());
         let mut status = None;
-        let stopped = wait_until(std::time::Duration::from_secs(30), || {
+        let stopped = wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
             status = child.try_wait().unwrap();
             status.is_some()
         });
@@ -397,14 +458,36 @@ fn daemon_catches_up_at_start_and_stops_cleanly_on_sigterm() {
         assert!(reached, "the daemon did not deliver {expected:?}: {stderr}");
         assert!(stopped, "the daemon did not stop on SIGTERM: {stderr}");
         assert_eq!(status.unwrap().code(), Some(0), "{stderr}");
+        stderr
     };
 
-    run_daemon_until_idle(2);
-    assert_eq!(names(&out), expected);
+    let said = run_daemon_until_idle(2);
+    assert_eq!(names_in_or_empty(&out), expected);
     assert_eq!(delivered_entries(), 2);
+    let prefix = format!("liveramp daemon: audience 17095, night {caught_up}: ");
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{prefix}due: delivering now"),
+            format!("{prefix}{} delivered, 41 rows", expected[0]),
+            format!("{prefix}{} delivered, 71 rows", expected[1]),
+        ],
+        "{said}"
+    );
+    assert!(said.contains("liveramp daemon: next run "), "{said}");
 
-    // A second daemon the same night finds both delivered and sends nothing again.
-    run_daemon_until_idle(2);
-    assert_eq!(names(&out), expected);
+    // A second daemon the same night finds both delivered, says so, and sends nothing again.
+    let said = run_daemon_until_idle(2);
+    assert_eq!(names_in_or_empty(&out), expected);
     assert_eq!(delivered_entries(), 2);
+    let lines: Vec<&str> = said.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "{prefix}already delivered: {} (41 rows), {} (71 rows)",
+            expected[0], expected[1]
+        )],
+        "{said}"
+    );
 }

@@ -9,8 +9,6 @@
 //! deterministic and comparable with a local build (the hygiene tests cover encryption).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -18,10 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{
-    Setup, Sshd, Throttle, Tmpfs, delivered_files, generate_members, ledger_entries, liveramp,
-    names_in, sha256_file, signal, text, wait_until,
+use liveramp_test_support::config::{Retry, TestConfig};
+use liveramp_test_support::files::{
+    Tmpfs, delivered_files, ledger_entries, names_in_or_empty, sha256_file, wait_until,
 };
+use liveramp_test_support::net::Throttle;
+use liveramp_test_support::process::signal;
+use liveramp_test_support::sshd::Sshd;
+use liveramp_test_support::{liveramp, members, text};
 
 /// Members per test audience: about 1.4 MB of PII CSV and 0.2 MB of device CSV.
 const MEMBERS: u64 = 8000;
@@ -43,7 +45,7 @@ struct Reference {
 
 impl Reference {
     fn build(config: &Path, state: &Path) -> Reference {
-        let out = liveramp()
+        let out = liveramp!()
             .args(["run", "--dry-run", "--config"])
             .arg(config)
             .args(["--date", "2000-01-01"])
@@ -73,7 +75,7 @@ impl Reference {
 /// complete; the journal parses (only its last line may be torn); every file the journal
 /// records as delivered is on the server with the recorded SHA-256.
 fn check_invariants(remote: &Path, state: &Path, reference: &Reference, when: &str) {
-    for name in names_in(remote) {
+    for name in names_in_or_empty(remote) {
         if name.starts_with('.') {
             continue;
         }
@@ -96,7 +98,7 @@ fn check_invariants(remote: &Path, state: &Path, reference: &Reference, when: &s
 
 /// Runs `liveramp run` to completion for `date`; asserts exit 0.
 fn run_ok(config: &Path, date: &str, report: Option<&Path>) -> String {
-    let mut command = liveramp();
+    let mut command = liveramp!();
     command
         .args(["run", "--config"])
         .arg(config)
@@ -116,7 +118,7 @@ fn run_ok(config: &Path, date: &str, report: Option<&Path>) -> String {
 }
 
 fn spawn_run(config: &Path, date: &str) -> Child {
-    liveramp()
+    liveramp!()
         .args(["run", "--config"])
         .arg(config)
         .args(["--date", date])
@@ -148,7 +150,7 @@ enum KillAt {
 }
 
 fn remote_part_bytes(remote: &Path) -> Option<u64> {
-    names_in(remote)
+    names_in_or_empty(remote)
         .iter()
         .filter(|n| n.starts_with('.'))
         .filter_map(|n| fs::metadata(remote.join(n)).ok())
@@ -167,8 +169,8 @@ fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_complete
     // 800 kB/s: the upload phase lasts about as long as the build phase.
     let throttle = Throttle::start(sshd.port, 800_000);
     let dir = tempfile::tempdir().unwrap();
-    generate_members(&dir.path().join("members.ndjson"), 5000, 11);
-    let config = Setup::new(&sshd, throttle.port, &remote).write(dir.path());
+    members::write_file(&dir.path().join("members.ndjson"), 5000, 11);
+    let config = TestConfig::over_sftp(&sshd, throttle.port, &remote).write(dir.path());
     let state = dir.path().join("state");
     let reference = Reference::build(&config, &state);
 
@@ -278,13 +280,17 @@ fn kill9_at_many_points_never_publishes_a_partial_file_and_the_next_run_complete
     let delivered = delivered_files(&entries);
     let mut expected: Vec<String> = dates.iter().flat_map(|d| finals(d)).collect();
     expected.sort();
-    assert_eq!(names_in(&remote), expected, "no temporary file left");
+    assert_eq!(
+        names_in_or_empty(&remote),
+        expected,
+        "no temporary file left"
+    );
     assert_eq!(delivered.keys().cloned().collect::<Vec<_>>(), expected);
     for (name, (times, _)) in &delivered {
         assert_eq!(*times, 1, "{name} delivered {times} times");
     }
     assert_eq!(
-        names_in(&state.join("spool")),
+        names_in_or_empty(&state.join("spool")),
         Vec::<String>::new(),
         "spooled plaintext left behind"
     );
@@ -301,15 +307,15 @@ fn sshd_killed_mid_upload_and_restarted_the_retry_completes_the_delivery() {
     let remote = sshd.upload_dir("uploads");
     let throttle = Throttle::start(sshd.port, 1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    generate_members(&dir.path().join("members.ndjson"), MEMBERS, 12);
-    let mut setup = Setup::new(&sshd, throttle.port, &remote);
-    setup.retry = (6, "300ms", "1s");
-    let config = setup.write(dir.path());
+    members::write_file(&dir.path().join("members.ndjson"), MEMBERS, 12);
+    let config = TestConfig::over_sftp(&sshd, throttle.port, &remote)
+        .retry(Retry::new(6, "300ms", "1s").without_jitter())
+        .write(dir.path());
     let state = dir.path().join("state");
     let reference = Reference::build(&config, &state);
     let report = dir.path().join("report.json");
 
-    let mut child = liveramp()
+    let mut child = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-03-01", "--report"])
@@ -355,7 +361,7 @@ fn sshd_killed_mid_upload_and_restarted_the_retry_completes_the_delivery() {
         "the retry is logged: {}",
         text(&out.stderr)
     );
-    assert_eq!(names_in(&remote), finals("2026-03-01"));
+    assert_eq!(names_in_or_empty(&remote), finals("2026-03-01"));
     check_invariants(&remote, &state, &reference, "after the restart");
     let (entries, _) = ledger_entries(&state);
     assert_eq!(delivered_files(&entries).len(), 2);
@@ -387,16 +393,16 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
     let remote = sshd.upload_dir("uploads");
     let small = Tmpfs::mount("512k");
     let dir = tempfile::tempdir().unwrap();
-    generate_members(&dir.path().join("members.ndjson"), MEMBERS, 13);
-    let mut setup = Setup::new(&sshd, sshd.port, &remote);
-    setup.state_dir = small.path.display().to_string();
-    let config = setup.write(dir.path());
+    members::write_file(&dir.path().join("members.ndjson"), MEMBERS, 13);
+    let config = TestConfig::over_sftp(&sshd, sshd.port, &remote)
+        .state_dir(&small.path.display().to_string())
+        .write(dir.path());
     small.resize("64m");
     let reference = Reference::build(&config, &small.path);
     small.resize("512k");
 
     // 1. The spool does not fit (the PII file is ~1.4 MB, the folder 512 KiB).
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-04-01"])
@@ -411,7 +417,7 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
     assert!(all.contains("No space left on device"), "{all}");
     eprintln!("disk full: {all}");
     assert!(
-        names_in(&small.path.join("spool")).is_empty(),
+        names_in_or_empty(&small.path.join("spool")).is_empty(),
         "the unfinished spool file is removed"
     );
     let (entries, torn) = ledger_entries(&small.path);
@@ -431,7 +437,7 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
     // 2. Roomy again: the same night is delivered.
     small.resize("64m");
     run_ok(&config, "2026-04-01", None);
-    assert_eq!(names_in(&remote), finals("2026-04-01"));
+    assert_eq!(names_in_or_empty(&remote), finals("2026-04-01"));
 
     // 3. A journal append cut short: pad the journal (with a blank line, which readers skip)
     // so 40 bytes are left in its last page, then fill the disk.
@@ -446,7 +452,7 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
         .and_then(|mut f| std::io::Write::write_all(&mut f, padding.as_bytes()))
         .unwrap();
     let filler = fill(&small.path);
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-04-02"])
@@ -481,7 +487,7 @@ fn full_state_filesystem_fails_clearly_and_keeps_the_ledger_sound() {
         .collect();
     expected.sort();
     assert_eq!(delivered.keys().cloned().collect::<Vec<_>>(), expected);
-    assert_eq!(names_in(&remote), expected);
+    assert_eq!(names_in_or_empty(&remote), expected);
     check_invariants(&remote, &small.path, &reference, "space again");
     drop(small);
 }
@@ -496,11 +502,11 @@ fn sigterm_during_daemon_delivery_stops_cleanly_and_records_the_outcome() {
     for (case, remote_name) in [("early", "early"), ("uploading", "uploading")] {
         let remote = sshd.upload_dir(remote_name);
         let dir = tempfile::tempdir().unwrap();
-        generate_members(&dir.path().join("members.ndjson"), MEMBERS, 14);
-        let config = Setup::new(&sshd, throttle.port, &remote).write(dir.path());
+        members::write_file(&dir.path().join("members.ndjson"), MEMBERS, 14);
+        let config = TestConfig::over_sftp(&sshd, throttle.port, &remote).write(dir.path());
         let state = dir.path().join("state");
         let reference = Reference::build(&config, &state);
-        let mut child = liveramp()
+        let mut child = liveramp!()
             .args(["daemon", "--config"])
             .arg(&config)
             .env("LIVERAMP_LOG", "info")
@@ -510,10 +516,11 @@ fn sigterm_during_daemon_delivery_stops_cleanly_and_records_the_outcome() {
             .unwrap();
         let reached = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
             if case == "early" {
-                !names_in(&state.join("spool")).is_empty() || remote_part_bytes(&remote).is_some()
+                !names_in_or_empty(&state.join("spool")).is_empty()
+                    || remote_part_bytes(&remote).is_some()
             } else {
                 // The PII file (the larger one) is a fifth uploaded.
-                names_in(&remote).iter().any(|n| {
+                names_in_or_empty(&remote).iter().any(|n| {
                     n.starts_with(".3242_17095-PII_")
                         && fs::metadata(remote.join(n)).is_ok_and(|m| m.len() >= 300_000)
                 })
@@ -555,9 +562,9 @@ fn sigterm_during_daemon_delivery_stops_cleanly_and_records_the_outcome() {
             "{case}: an attempt without an outcome: {entries:#?}\n{stderr}"
         );
         assert!(
-            names_in(&state.join("spool")).is_empty(),
+            names_in_or_empty(&state.join("spool")).is_empty(),
             "{case}: spooled files left: {:?}",
-            names_in(&state.join("spool"))
+            names_in_or_empty(&state.join("spool"))
         );
     }
 }

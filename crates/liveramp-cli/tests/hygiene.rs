@@ -7,8 +7,6 @@
 //! and are never created when encryption is on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
@@ -16,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{
-    Auth, FileWatcher, Gpg, Setup, Sshd, TEST_PASSWORD, Throttle, files_under, generate_members,
-    liveramp, names_in, text, wait_until,
-};
+use liveramp_test_support::config::{Auth, Retry, TestConfig};
+use liveramp_test_support::files::{FileWatcher, files_under, names_in_or_empty, wait_until};
+use liveramp_test_support::gpg::Gpg;
+use liveramp_test_support::net::Throttle;
+use liveramp_test_support::sshd::{Sshd, TEST_PASSWORD};
+use liveramp_test_support::{liveramp, members, text};
 
 /// Everything a run left readable: stdout, stderr, the report and every file of the state
 /// folder, as one labelled text per source.
@@ -55,7 +55,7 @@ fn key_lines(path: &Path) -> Vec<String> {
 }
 
 fn traced(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = liveramp();
+    let mut command = liveramp!();
     command
         .args(args)
         .arg("--config")
@@ -78,7 +78,7 @@ fn secrets_never_appear_in_any_output_of_traced_runs_for_every_login_kind() {
     const WRONG_PASSPHRASE: &str = "Wrong-passphrase-never-printed-a9b0";
     let sshd = Sshd::start();
     let members = tempfile::tempdir().unwrap();
-    generate_members(&members.path().join("members.ndjson"), 120, 21);
+    members::write_file(&members.path().join("members.ndjson"), 120, 21);
     let mut secrets: Vec<String> = vec![
         TEST_PASSWORD.to_owned(),
         Sshd::KEY_PASSPHRASE.to_owned(),
@@ -154,10 +154,10 @@ fn secrets_never_appear_in_any_output_of_traced_runs_for_every_login_kind() {
             dir.path().join("members.ndjson"),
         )
         .unwrap();
-        let mut setup = Setup::new(&sshd, sshd.port, &remote);
-        setup.auth = auth;
-        setup.encrypt = true;
-        let config = setup.write(dir.path());
+        let config = TestConfig::over_sftp(&sshd, sshd.port, &remote)
+            .auth(auth)
+            .encrypt(true)
+            .write(dir.path());
         let state = dir.path().join("state");
         let report = dir.path().join("report.json");
 
@@ -182,10 +182,10 @@ fn secrets_never_appear_in_any_output_of_traced_runs_for_every_login_kind() {
             text(&run.stderr)
         );
         if expected == 0 {
-            assert_eq!(names_in(&remote).len(), 2, "{case}");
+            assert_eq!(names_in_or_empty(&remote).len(), 2, "{case}");
             assert!(text(&run.stderr).contains("INFO"), "{case}: logging is on");
         } else {
-            assert!(names_in(&remote).is_empty(), "{case}");
+            assert!(names_in_or_empty(&remote).is_empty(), "{case}");
             // The failure says what is wrong.
             let said = text(&run.stdout) + &text(&run.stderr);
             assert!(
@@ -260,7 +260,7 @@ fn pii_needles(members: &Path) -> BTreeSet<String> {
         }
     }
     let normalise = |kind: &str, values: &[String]| -> Vec<String> {
-        let mut child = liveramp()
+        let mut child = liveramp!()
             .args(["normalize", kind])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -337,7 +337,7 @@ fn with_hashing_on_no_raw_or_normalised_email_or_phone_reaches_any_file_log_or_r
     let remote = sshd.upload_dir("uploads");
     let dir = tempfile::tempdir().unwrap();
     let members = dir.path().join("members.ndjson");
-    generate_members(&members, 400, 22);
+    members::write_file(&members, 400, 22);
     {
         let mut file = fs::OpenOptions::new().append(true).open(&members).unwrap();
         for (line, _) in HOSTILE {
@@ -350,10 +350,10 @@ fn with_hashing_on_no_raw_or_normalised_email_or_phone_reaches_any_file_log_or_r
     }
     assert!(needles.len() > 500, "{} needles", needles.len());
 
-    let mut setup = Setup::new(&sshd, sshd.port, &remote);
-    setup.encrypt = true;
-    setup.hash = true;
-    let config = setup.write(dir.path());
+    let config = TestConfig::over_sftp(&sshd, sshd.port, &remote)
+        .encrypt(true)
+        .hash(true)
+        .write(dir.path());
     let state = dir.path().join("state");
     let report = dir.path().join("report.json");
     let run = traced(&config, &["run"], &[])
@@ -377,8 +377,8 @@ fn with_hashing_on_no_raw_or_normalised_email_or_phone_reaches_any_file_log_or_r
 
     let gpg = Gpg::with_demo_secret_key();
     let mut sources = outputs(&run, Some(&report), &state);
-    for name in names_in(&remote) {
-        let plain = gpg.decrypt(&remote.join(&name));
+    for name in names_in_or_empty(&remote) {
+        let plain = gpg.decrypt_file(&remote.join(&name));
         assert!(
             text(&plain).lines().count() > 25,
             "{name} decrypts to the rows"
@@ -417,7 +417,7 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
     let mut sshd = Sshd::start();
     let throttle = Throttle::start(sshd.port, 1_000_000);
     let members = tempfile::tempdir().unwrap();
-    generate_members(&members.path().join("members.ndjson"), 3000, 23);
+    members::write_file(&members.path().join("members.ndjson"), 3000, 23);
     // (case, encryption, how the upload ends: 0 delivered, 1 server killed mid-upload with
     // no retries left, 2 remote folder missing)
     for (case, encrypt, ending) in [
@@ -439,13 +439,13 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
         .unwrap();
         let tmp = dir.path().join("tmp");
         fs::create_dir(&tmp).unwrap();
-        let mut setup = Setup::new(&sshd, throttle.port, &remote);
-        setup.encrypt = encrypt;
-        setup.retry = (1, "10ms", "10ms");
-        let config = setup.write(dir.path());
+        let config = TestConfig::over_sftp(&sshd, throttle.port, &remote)
+            .encrypt(encrypt)
+            .retry(Retry::new(1, "10ms", "10ms").without_jitter())
+            .write(dir.path());
         let state = dir.path().join("state");
         let watcher = FileWatcher::start(vec![state.clone(), tmp.clone()]);
-        let child = liveramp()
+        let child = liveramp!()
             .args(["run", "--config"])
             .arg(&config)
             .args(["--date", "2026-07-01"])
@@ -456,7 +456,7 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
             .unwrap();
         if ending == 1 {
             let uploading = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
-                names_in(&remote).iter().any(|n| {
+                names_in_or_empty(&remote).iter().any(|n| {
                     n.starts_with('.')
                         && fs::metadata(remote.join(n)).is_ok_and(|m| m.len() >= 50_000)
                 })
@@ -488,6 +488,18 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
             if name == "ledger.jsonl" || name.ends_with(".lock") {
                 continue;
             }
+            // The saved delivery reports (counts, names and digests) are the one other
+            // thing a delivery writes; they are JSON, private, and never member data.
+            if path.starts_with(state.join("reports")) {
+                assert_eq!(*mode, 0o600, "{case}: {} mode {mode:o}", path.display());
+                assert!(
+                    head.is_empty() || head[0] == b'{',
+                    "{case}: {} is not a JSON report: {:?}",
+                    path.display(),
+                    String::from_utf8_lossy(head)
+                );
+                continue;
+            }
             assert!(
                 path.starts_with(&spool),
                 "{case}: {} is outside the spool",
@@ -504,11 +516,11 @@ fn temporary_files_are_private_removed_and_never_plaintext_with_encryption_on() 
             }
         }
         assert!(
-            names_in(&spool).is_empty(),
+            names_in_or_empty(&spool).is_empty(),
             "{case}: left in the spool: {:?}",
-            names_in(&spool)
+            names_in_or_empty(&spool)
         );
-        assert!(names_in(&tmp).is_empty(), "{case}: left in TMPDIR");
+        assert!(names_in_or_empty(&tmp).is_empty(), "{case}: left in TMPDIR");
     }
 }
 
@@ -520,10 +532,10 @@ fn spool_files_left_by_kill9_are_removed_by_the_next_delivery_of_another_night()
     let sshd = Sshd::start();
     let remote = sshd.upload_dir("uploads");
     let dir = tempfile::tempdir().unwrap();
-    generate_members(&dir.path().join("members.ndjson"), 3000, 24);
-    let config = Setup::new(&sshd, sshd.port, &remote).write(dir.path());
+    members::write_file(&dir.path().join("members.ndjson"), 3000, 24);
+    let config = TestConfig::over_sftp(&sshd, sshd.port, &remote).write(dir.path());
     let spool = dir.path().join("state").join("spool");
-    let mut child = liveramp()
+    let mut child = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-08-01"])
@@ -532,12 +544,12 @@ fn spool_files_left_by_kill9_are_removed_by_the_next_delivery_of_another_night()
         .spawn()
         .unwrap();
     let building = wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
-        names_in(&spool).len() == 2
+        names_in_or_empty(&spool).len() == 2
     });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(building, "the spool files never appeared");
-    let left = names_in(&spool);
+    let left = names_in_or_empty(&spool);
     assert_eq!(
         left,
         [
@@ -553,7 +565,7 @@ fn spool_files_left_by_kill9_are_removed_by_the_next_delivery_of_another_night()
         );
     }
 
-    let out = liveramp()
+    let out = liveramp!()
         .args(["run", "--config"])
         .arg(&config)
         .args(["--date", "2026-08-02"])
@@ -566,9 +578,9 @@ fn spool_files_left_by_kill9_are_removed_by_the_next_delivery_of_another_night()
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(names_in(&spool), Vec::<String>::new());
+    assert_eq!(names_in_or_empty(&spool), Vec::<String>::new());
     assert_eq!(
-        names_in(&remote),
+        names_in_or_empty(&remote),
         [
             "3242_17095-D_2026-08-02.csv",
             "3242_17095-PII_2026-08-02.csv"

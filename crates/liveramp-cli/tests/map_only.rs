@@ -4,69 +4,34 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn liveramp() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_liveramp"));
-    command.env_remove("LIVERAMP_LOG");
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use liveramp_test_support::config::{DEMO_COLUMNS, TestConfig};
+use liveramp_test_support::{liveramp, members, text};
 
 /// The benchmark's configuration: both files, hashing on, the demo's PII columns, no
 /// compression, no encryption.
-const CONFIG: &str = r#"
-configuration_name = "map-only test"
-org_id = "3242"
-state_dir = "state"
-
-[directory]
-path = "out"
-
-[file]
-compression = "none"
-
-[data]
-send_device_ids = true
-send_pii = true
-
-[pii]
-hash_emails_and_phones = true
-columns = ["FIRSTNAME", "LASTNAME", "CITY", "STATE", "ZIP", "COUNTRY", "EMAIL", "PHONE"]
-
-[[audiences]]
-id = "17095"
-external_name = "Map-only test"
-members = "members.ndjson"
-"#;
+fn config() -> TestConfig {
+    TestConfig::directory("out")
+        .name("map-only test")
+        .compression("none")
+        .hash(true)
+        .columns(&DEMO_COLUMNS)
+        .audience("17095", "Map-only test", Some("members.ndjson"))
+}
 
 /// 400 generated members (seed 9) and three malformed lines, with the configuration above.
 fn setup(dir: &Path) {
-    fs::write(dir.join("connector.toml"), CONFIG).unwrap();
+    fs::write(dir.join("connector.toml"), config().toml()).unwrap();
     let members = dir.join("members.ndjson");
-    let out = liveramp()
-        .args([
-            "generate-members",
-            "--count",
-            "400",
-            "--seed",
-            "9",
-            "--output",
-        ])
-        .arg(&members)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    members::write_file(&members, 400, 9);
     let mut lines = fs::read_to_string(&members).unwrap();
     lines.push_str("not json\n\n{\"mpid\": \"7\", \"user_identities\": 5}\n");
     fs::write(&members, lines).unwrap();
 }
 
 fn map_only(dir: &Path) -> Output {
-    liveramp()
+    liveramp!()
         .arg("map-only")
         .arg("--config")
         .arg(dir.join("connector.toml"))
@@ -104,7 +69,7 @@ fn map_only_counts_exactly_the_rows_run_writes() {
 
     // `run` on the same members writes exactly those rows.
     let report = dir.path().join("report.json");
-    let out = liveramp()
+    let out = liveramp!()
         .arg("run")
         .arg("--config")
         .arg(dir.path().join("connector.toml"))
@@ -128,7 +93,7 @@ fn map_only_reports_a_missing_member_file_and_a_bad_configuration() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
 
-    let out = liveramp()
+    let out = liveramp!()
         .arg("map-only")
         .arg("--config")
         .arg(dir.path().join("connector.toml"))
@@ -145,9 +110,11 @@ fn map_only_reports_a_missing_member_file_and_a_bad_configuration() {
         "{stderr}"
     );
 
+    let mut columns = DEMO_COLUMNS;
+    columns[0] = "SHOE_SIZE"; // was FIRSTNAME
     fs::write(
         dir.path().join("connector.toml"),
-        CONFIG.replace("FIRSTNAME", "SHOE_SIZE"),
+        config().columns(&columns).toml(),
     )
     .unwrap();
     let out = map_only(dir.path());

@@ -3,23 +3,24 @@
 //! counts them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::fs;
 
-use support::{Auth, Setup, Sshd, liveramp, sha256_file, text};
+use liveramp_test_support::config::{Auth, TestConfig};
+use liveramp_test_support::files::sha256_file;
+use liveramp_test_support::sshd::Sshd;
+use liveramp_test_support::{liveramp, text};
 
 #[test]
 fn upload_files_publishes_each_file_unchanged_and_reports_bytes() {
     let sshd = Sshd::start();
     let remote = sshd.upload_dir("uploads");
     let work = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&sshd, sshd.port, &remote);
-    setup.auth = Auth::Key {
-        path: sshd.client_key.clone(),
-        passphrase_env: None,
-    };
-    let config = setup.write(work.path());
+    let config = TestConfig::over_sftp(&sshd, sshd.port, &remote)
+        .auth(Auth::Key {
+            path: sshd.client_key.clone(),
+            passphrase_env: None,
+        })
+        .write(work.path());
     let first = work.path().join("a.csv.pgp");
     let second = work.path().join("b.csv.pgp");
     // 3 MiB and a bit: more than one of the transport's writes; and a small one.
@@ -29,7 +30,7 @@ fn upload_files_publishes_each_file_unchanged_and_reports_bytes() {
     fs::write(&first, &big).unwrap();
     fs::write(&second, b"small file\n").unwrap();
 
-    let out = liveramp()
+    let out = liveramp!()
         .arg("upload-files")
         .arg("--config")
         .arg(&config)
@@ -65,15 +66,15 @@ fn upload_files_of_a_missing_file_fails_with_its_path() {
     let out_dir = work.path().join("out");
     fs::create_dir_all(&out_dir).unwrap();
     let config = work.path().join("connector.toml");
-    fs::write(
-        &config,
-        "configuration_name = \"t\"\norg_id = \"3242\"\nstate_dir = \"state\"\n\
-         [directory]\npath = \"out\"\n[file]\nencrypt = false\n[data]\nsend_device_ids = true\n\
-         [[audiences]]\nid = \"1\"\nexternal_name = \"A\"\nmembers = \"m.ndjson\"\n",
-    )
-    .unwrap();
+    let toml = TestConfig::directory("out")
+        .name("t")
+        .encrypt(false)
+        .send(true, false)
+        .audience("1", "A", Some("m.ndjson"))
+        .toml();
+    fs::write(&config, toml).unwrap();
     let missing = work.path().join("missing.csv");
-    let out = liveramp()
+    let out = liveramp!()
         .arg("upload-files")
         .arg("--config")
         .arg(&config)

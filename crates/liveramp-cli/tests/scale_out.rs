@@ -1,0 +1,322 @@
+//! Several `liveramp serve` nodes on one PostgreSQL database (`[store] url_env`), as real
+//! processes against a throw-away cluster: a stream posted to both at random ends as the
+//! reference model says; at the night each file is delivered exactly once (the ledger and the
+//! destination folder agree); the database restarted mid-ingest loses nothing acknowledged;
+//! `liveramp check` names the database and its schema version, never the password.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use liveramp_test_support::config::TestConfig;
+use liveramp_test_support::files::wait_until;
+use liveramp_test_support::net::free_port;
+use liveramp_test_support::postgres::{PASSWORD, PgCluster};
+use liveramp_test_support::sender::{post_all, post_all_spread};
+use liveramp_test_support::serve::{KEY, Serve};
+use liveramp_test_support::store_model::Model;
+use liveramp_test_support::stream::{StreamOptions, stream};
+use liveramp_test_support::{liveramp, text};
+
+const URL_ENV: &str = "LIVERAMP_DATABASE_URL";
+
+/// A `liveramp serve` node on the database at `db_url` (test-support's process fixture).
+fn start(config: &Path, port: u16, db_url: &str) -> Serve {
+    let mut command = liveramp!();
+    command
+        .args(["serve", "--config"])
+        .arg(config)
+        .env(URL_ENV, db_url);
+    Serve::start(command, port)
+}
+
+/// A node's configuration in `dir`: the store and ledger in PostgreSQL, files into the shared
+/// folder `out`, the night at `time` UTC.
+fn config(dir: &Path, out: &Path, port: u16, time: &str) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    TestConfig::directory(out.to_str().unwrap())
+        .no_audiences()
+        .hash(true)
+        .section(&format!(
+            "[store]\nurl_env = \"{URL_ENV}\"\npool_size = 4\nstatement_timeout = \"20s\"\nlease = 3"
+        ))
+        .section(&format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{}\"",
+            free_port()
+        ))
+        .section(&format!(
+            "[schedule]\ntime = \"{time}\"\ntimezone = \"UTC\"\nretry_delay_minutes = 1"
+        ))
+        .write(dir)
+}
+
+fn assert_store_is(config: &Path, db_url: &str, model: &Model) {
+    for info in model.audiences() {
+        let out = liveramp!()
+            .args(["members", "--config"])
+            .arg(config)
+            .args(["--audience", &info.id.to_string()])
+            .env(URL_ENV, db_url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let expected: String = model.lines(info.id).iter().fold(String::new(), |mut t, l| {
+            t.push_str(l);
+            t.push('\n');
+            t
+        });
+        assert_eq!(text(&out.stdout), expected, "audience {}", info.id);
+    }
+}
+
+fn files_in(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .map(|e| {
+            e.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn quiet_time() -> String {
+    let t = chrono::Utc::now() + chrono::TimeDelta::hours(12);
+    t.format("%H:%M:%S").to_string()
+}
+
+#[test]
+fn two_serve_nodes_on_one_database_behave_as_one_connector() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let at = chrono::Utc::now() + chrono::TimeDelta::seconds(25);
+    let time = at.format("%H:%M:%S").to_string();
+    let (pa, pb) = (free_port(), free_port());
+    let ca = config(&dir.path().join("a"), &out, pa, &time);
+    let cb = config(&dir.path().join("b"), &out, pb, &time);
+    let a = start(&ca, pa, &db);
+    let b = start(&cb, pb, &db);
+    let s = stream(&StreamOptions {
+        members: 600,
+        api_key: KEY.to_owned(),
+        ..StreamOptions::default()
+    });
+    let sent = post_all_spread(
+        &[a.url(), b.url()],
+        &s.lines,
+        4,
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(sent.acked.len(), s.lines.len(), "{:?}", sent.statuses);
+    assert!(sent.refused.is_empty());
+    let model = Model::replay(&s.messages);
+    assert_store_is(&ca, &db, &model);
+
+    let today = at.date_naive();
+    let expected: BTreeSet<String> = ["30001", "30002"]
+        .iter()
+        .flat_map(|a| {
+            ["D", "PII"]
+                .iter()
+                .map(move |t| format!("3242_{a}-{t}_{today}.csv"))
+        })
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(60), Duration::from_millis(100), || {
+            expected.is_subset(&files_in(&out))
+        }),
+        "{:?}\n--- a:\n{}\n--- b:\n{}",
+        files_in(&out),
+        a.stderr(),
+        b.stderr()
+    );
+    // Both nodes have looked at the night by now; nothing more may come.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        files_in(&out),
+        expected,
+        "exactly these files, no temporary ones"
+    );
+    // The shared ledger: one attempt and one delivery per file, by one of the nodes.
+    let events = pg.psql(
+        "connector",
+        "SELECT audience || '/' || data_type || ' ' || event FROM ledger_entries ORDER BY 1",
+    );
+    assert_eq!(
+        events,
+        "30001/device delivered\n30001/device started\n30001/pii delivered\n30001/pii started\n\
+         30002/device delivered\n30002/device started\n30002/pii delivered\n30002/pii started"
+    );
+    let names = pg.psql(
+        "connector",
+        "SELECT f->>'name' FROM ledger_entries, json_array_elements(line::json->'files') AS f \
+         WHERE event = 'delivered' ORDER BY 1",
+    );
+    assert_eq!(
+        names.lines().map(str::to_owned).collect::<BTreeSet<_>>(),
+        expected
+    );
+    assert_eq!(names.lines().count(), expected.len());
+}
+
+#[test]
+fn the_database_restarted_mid_ingest_loses_nothing_acknowledged() {
+    let mut pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), &dir.path().join("out"), port, &quiet_time());
+    let serve = start(&config, port, &db);
+    let s = stream(&StreamOptions {
+        members: 1_200,
+        profiles_per_message: 5,
+        api_key: KEY.to_owned(),
+        ..StreamOptions::default()
+    });
+    let url = Mutex::new(serve.url());
+    let sent = std::thread::scope(|scope| {
+        let posting = scope.spawn(|| post_all(&url, &s.lines, 4, None, Duration::from_secs(120)));
+        std::thread::sleep(Duration::from_millis(700));
+        pg.stop();
+        std::thread::sleep(Duration::from_secs(2));
+        pg.start_again();
+        posting.join().unwrap()
+    });
+    assert_eq!(sent.acked.len(), s.lines.len(), "{:?}", sent.statuses);
+    assert!(
+        sent.statuses.get(&503).copied().unwrap_or(0) > 0,
+        "the restart was seen as 503s: {:?}\n{}",
+        sent.statuses,
+        serve.stderr()
+    );
+    assert!(!serve.stderr().contains(PASSWORD));
+    assert_store_is(&config, &db, &Model::replay(&s.messages));
+}
+
+#[test]
+fn check_names_the_database_and_its_schema_version_never_the_password() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &dir.path().join("out"),
+        free_port(),
+        &quiet_time(),
+    );
+    let out = liveramp!()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env(URL_ENV, &db)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let port = pg.port();
+    assert!(
+        stdout.contains(&format!(
+            "the membership store postgres://postgres@127.0.0.1:{port}/connector (PostgreSQL, \
+             schema version 2): 0 audience(s), 0 connected"
+        )),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(!stdout.contains(PASSWORD) && !text(&out.stderr).contains(PASSWORD));
+
+    // A wrong password: refused, and neither password printed.
+    let wrong = db.replace(PASSWORD, "Wrong-Pass-77");
+    let out = liveramp!()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env(URL_ENV, &wrong)
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("password authentication failed"), "{all}");
+    assert!(
+        !all.contains("Wrong-Pass-77") && !all.contains(PASSWORD),
+        "{all}"
+    );
+
+    // The variable unset: says which one.
+    let out = liveramp!()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove(URL_ENV)
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("store.url_env: the environment variable LIVERAMP_DATABASE_URL is not set"),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_night_with_the_database_away_is_caught_up_when_it_returns() {
+    let mut pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let at = chrono::Utc::now() + chrono::TimeDelta::seconds(20);
+    let (pa, pb) = (free_port(), free_port());
+    let time = at.format("%H:%M:%S").to_string();
+    let ca = config(&dir.path().join("a"), &out, pa, &time);
+    let cb = config(&dir.path().join("b"), &out, pb, &time);
+    let a = start(&ca, pa, &db);
+    let b = start(&cb, pb, &db);
+    let s = stream(&StreamOptions {
+        members: 300,
+        api_key: KEY.to_owned(),
+        ..StreamOptions::default()
+    });
+    let sent = post_all_spread(
+        &[a.url(), b.url()],
+        &s.lines,
+        4,
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(sent.acked.len(), s.lines.len());
+    // The database goes away before the night and comes back some seconds after it.
+    let wait = at - chrono::Utc::now() - chrono::TimeDelta::seconds(3);
+    std::thread::sleep(wait.to_std().unwrap_or_default());
+    pg.stop();
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(
+        files_in(&out).is_empty(),
+        "nothing delivered without the database"
+    );
+    pg.start_again();
+    let today = at.date_naive();
+    let expected: BTreeSet<String> = ["30001", "30002"]
+        .iter()
+        .flat_map(|a| {
+            ["D", "PII"]
+                .iter()
+                .map(move |t| format!("3242_{a}-{t}_{today}.csv"))
+        })
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(150), Duration::from_millis(200), || {
+            expected.is_subset(&files_in(&out))
+        }),
+        "{:?}\n--- a:\n{}\n--- b:\n{}",
+        files_in(&out),
+        a.stderr(),
+        b.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(files_in(&out), expected);
+    let delivered = pg.psql(
+        "connector",
+        "SELECT count(*) FROM ledger_entries WHERE event = 'delivered'",
+    );
+    assert_eq!(delivered, "4");
+    assert!(!a.stderr().contains(PASSWORD) && !b.stderr().contains(PASSWORD));
+}
