@@ -196,7 +196,10 @@ fn dsr_erasure_is_recorded_in_the_store_then_answered() {
     assert_eq!(r.kind.as_str(), "erasure");
     assert_eq!(r.regulation.as_deref(), Some("gdpr"));
     assert_eq!(r.identity_types, ["email"]);
-    assert_eq!((r.members_matched, r.members_removed, r.memberships_removed), (1, 1, 2));
+    assert_eq!(
+        (r.members_matched, r.members_removed, r.memberships_removed),
+        (1, 1, 2)
+    );
     assert_eq!(r.status(), "erased");
 
     // mParticle retries: the same request is answered again and changes nothing.
@@ -215,8 +218,14 @@ fn dsr_erasure_is_recorded_in_the_store_then_answered() {
     assert_eq!(f.snapshot(17095), [member_line("3002", "bo@example.org")]);
 
     let metrics = f.get("/metrics").body;
-    assert!(metrics.contains("liveramp_firehose_subject_requests_total 2\n"), "{metrics}");
-    assert!(metrics.contains("liveramp_firehose_members_erased_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("liveramp_firehose_subject_requests_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("liveramp_firehose_members_erased_total 1\n"),
+        "{metrics}"
+    );
     assert!(!metrics.contains("ana@example.org"), "{metrics}");
 }
 

@@ -130,7 +130,10 @@ fn one_line_per_request_without_the_key_or_values() {
     }
     assert!(requests[2].contains("status=401"), "{}", requests[2]);
     assert!(requests[3].contains("status=400") && requests[3].contains("type=\"none\""));
-    assert!(requests[5].contains("type=\"dsr_processing_request\"") && requests[5].contains("status=200"));
+    assert!(
+        requests[5].contains("type=\"dsr_processing_request\"")
+            && requests[5].contains("status=200")
+    );
     assert!(requests[7].contains("path=\"other\"") && requests[7].contains("status=404"));
     assert!(
         log.contains("data subject request recorded")

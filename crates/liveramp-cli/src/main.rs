@@ -29,6 +29,7 @@ macro_rules! out_raw {
 
 mod daemon;
 mod demo;
+mod dsr;
 mod metrics;
 mod serve;
 mod status;
@@ -140,6 +141,12 @@ enum Command {
         )]
         stream: PathBuf,
     },
+    /// Data subject requests (GDPR, CCPA): list them, record an erasure, export what the store
+    /// holds for a person.
+    Dsr {
+        #[command(subcommand)]
+        command: DsrCommand,
+    },
     /// Take mParticle's Firehose messages over HTTP into the store and deliver every connected
     /// audience nightly, in one process, until SIGTERM/SIGINT.
     Serve {
@@ -212,6 +219,63 @@ enum Command {
     },
 }
 
+/// `liveramp dsr ...`.
+#[derive(Subcommand, Debug)]
+enum DsrCommand {
+    /// Print the recorded requests: id, type, regulation, status, members affected (never an
+    /// identity).
+    List {
+        /// The configuration file (its `[store]` is used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase a person from every audience of the store now, as an erasure request from
+    /// mParticle would: give at least one identity (each flag repeatable). A value written
+    /// `sha256:HEX` (or `md5:`, `sha1:`) is that hash of the normalised value.
+    Erase {
+        /// The configuration file (its `[store]` is used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// An email address.
+        #[arg(long = "email", value_name = "EMAIL")]
+        emails: Vec<String>,
+        /// A phone number.
+        #[arg(long = "phone", value_name = "PHONE")]
+        phones: Vec<String>,
+        /// An iOS advertising id (IDFA).
+        #[arg(long = "idfa", value_name = "IDFA")]
+        idfas: Vec<String>,
+        /// An Android advertising id (AAID).
+        #[arg(long = "aaid", value_name = "AAID")]
+        aaids: Vec<String>,
+        /// An mParticle id (the member key).
+        #[arg(long = "mpid", value_name = "MPID")]
+        mpids: Vec<String>,
+        /// The regulation: gdpr or ccpa.
+        #[arg(long, value_name = "REGULATION")]
+        regulation: Option<String>,
+        /// The request's id (default: a new random UUID); the same id again changes nothing.
+        #[arg(long = "request-id", value_name = "ID")]
+        request_id: Option<String>,
+    },
+    /// Write what the store holds for the subject of a recorded request, as JSON, for the
+    /// operator to hand over (access and portability requests).
+    Export {
+        /// The configuration file (its `[store]` is used).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The request's id (see `liveramp dsr list`).
+        #[arg(long = "request", value_name = "ID")]
+        request: String,
+        /// Write it to this file (created readable by its owner only) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
 /// A failure and its exit code.
 struct Failure {
     code: u8,
@@ -265,6 +329,35 @@ fn main() -> ExitCode {
         ),
         Command::Daemon { config } => daemon::run(&config),
         Command::Serve { config } => serve::run(&config),
+        Command::Dsr { command } => match command {
+            DsrCommand::List { config, json } => dsr::list(&config, json),
+            DsrCommand::Erase {
+                config,
+                emails,
+                phones,
+                idfas,
+                aaids,
+                mpids,
+                regulation,
+                request_id,
+            } => dsr::erase(
+                &config,
+                &dsr::Identities {
+                    emails,
+                    phones,
+                    idfas,
+                    aaids,
+                    mpids,
+                },
+                regulation.as_deref(),
+                request_id.as_deref(),
+            ),
+            DsrCommand::Export {
+                config,
+                request,
+                output,
+            } => dsr::export(&config, &request, output.as_deref()),
+        },
         Command::Demo { config, stream } => demo::run(&config, &stream),
         Command::Ingest { config, input } => store_cmds::ingest_command(&config, input.as_deref()),
         Command::Members { config, audience } => store_cmds::members_command(&config, &audience),

@@ -69,14 +69,15 @@ fn print_ingest(name: &str, r: &IngestReport) {
     );
     let _ = writeln!(
         out,
+        "  data subject requests: {} recorded, {} members erased (older changes for them \
+         ignored: {})",
+        r.data_subject_requests, r.members_erased, a.erased_profiles
+    );
+    let _ = writeln!(
+        out,
         "  skipped: {} duplicates, {} expired, {} profiles without mpid or identity, {} pings, \
-         {} registrations, {} data subject requests",
-        a.duplicates,
-        a.expired,
-        a.rejected_profiles,
-        r.pings,
-        r.registrations,
-        r.data_subject_requests
+         {} registrations",
+        a.duplicates, a.expired, a.rejected_profiles, r.pings, r.registrations
     );
 }
 

@@ -17,7 +17,7 @@ use liveramp_test_support::files::wait_until;
 use liveramp_test_support::net::free_port;
 use liveramp_test_support::postgres::{PASSWORD, PgCluster};
 use liveramp_test_support::sender::{post_all, post_all_spread};
-use liveramp_test_support::serve::{KEY, Serve};
+use liveramp_test_support::serve::{self, KEY, Serve};
 use liveramp_test_support::store_model::Model;
 use liveramp_test_support::stream::{StreamOptions, stream};
 use liveramp_test_support::{liveramp, text};
@@ -173,7 +173,7 @@ fn the_database_restarted_mid_ingest_loses_nothing_acknowledged() {
     let config = config(dir.path(), &dir.path().join("out"), port, &quiet_time());
     let serve = start(&config, port, &db);
     let s = stream(&StreamOptions {
-        members: 1_200,
+        members: 4_000,
         profiles_per_message: 5,
         api_key: KEY.to_owned(),
         ..StreamOptions::default()
@@ -181,7 +181,14 @@ fn the_database_restarted_mid_ingest_loses_nothing_acknowledged() {
     let url = Mutex::new(serve.url());
     let sent = std::thread::scope(|scope| {
         let posting = scope.spawn(|| post_all(&url, &s.lines, 4, None, Duration::from_secs(120)));
-        std::thread::sleep(Duration::from_millis(700));
+        // Stop the database once some changes are in, with most still to come.
+        assert!(
+            wait_until(Duration::from_secs(60), Duration::from_millis(5), || {
+                serve::acknowledged_changes(port) >= 40
+            }),
+            "{}",
+            serve.stderr()
+        );
         pg.stop();
         std::thread::sleep(Duration::from_secs(2));
         pg.start_again();

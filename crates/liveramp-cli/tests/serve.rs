@@ -76,7 +76,7 @@ fn kill_9_in_the_middle_of_a_stream_loses_nothing_acknowledged() {
     let port = free_port();
     let config = config(dir.path(), port, &quiet_time());
     let stream = stream(&StreamOptions {
-        members: 3_000,
+        members: 6_000,
         profiles_per_message: 10,
         api_key: KEY.to_owned(),
         ..StreamOptions::default()
@@ -86,8 +86,13 @@ fn kill_9_in_the_middle_of_a_stream_loses_nothing_acknowledged() {
     let url = Mutex::new(serve.lock().unwrap().as_ref().unwrap().url());
     let sent = std::thread::scope(|s| {
         let posting = s.spawn(|| post_all(&url, &stream.lines, 6, None, Duration::from_secs(120)));
-        // Kill it once some messages are in, then start it again on the same port.
-        std::thread::sleep(Duration::from_millis(300));
+        // Kill it once some messages are in (most still to come), then start it again on the
+        // same port.
+        assert!(wait_until(
+            Duration::from_secs(60),
+            Duration::from_millis(2),
+            || serve::acknowledged_changes(port) >= 30
+        ));
         let mut guard = serve.lock().unwrap();
         let mut victim = guard.take().unwrap();
         signal(victim.child.id(), "KILL");
@@ -337,4 +342,205 @@ fn serve_needs_a_store_and_a_key_off_loopback() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The mpids of an audience's members, from `liveramp members`.
+fn mpids_of(config: &Path, audience: u64) -> BTreeSet<String> {
+    let out = liveramp!()
+        .args(["members", "--config"])
+        .arg(config)
+        .args(["--audience", &audience.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["mpid"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The recorded data subject requests, from `liveramp dsr list --json`:
+/// `id -> (members removed, memberships removed)`.
+fn recorded(config: &Path) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let out = liveramp!()
+        .args(["dsr", "list", "--json", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                (
+                    r["members_removed"].as_u64().unwrap(),
+                    r["memberships_removed"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_while_erasures_are_posted_leaves_each_whole_or_unanswered() {
+    const PEOPLE: u64 = 1_500;
+    const ERASED: u64 = 300;
+    const AUDIENCES: [u64; 3] = [30001, 30002, 30003];
+    let t0: i64 = 1_795_737_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), port, &quiet_time());
+
+    // Everyone in three audiences, through `liveramp ingest`.
+    let mut lines: Vec<String> = AUDIENCES
+        .iter()
+        .map(|a| {
+            format!(
+                r#"{{"type":"audience_subscription_request","id":"sub-{a}","timestamp_ms":{t0},"audience_id":{a},"audience_name":"A{a}","action":"add"}}"#
+            )
+        })
+        .collect();
+    let audiences: Vec<String> = AUDIENCES
+        .iter()
+        .map(|a| format!(r#"{{"audience_id":{a},"action":"add"}}"#))
+        .collect();
+    for chunk in (1..=PEOPLE).collect::<Vec<_>>().chunks(100) {
+        let profiles: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"mpid":"{i}","user_identities":[{{"type":"email","encoding":"raw","value":"person{i}@example.org"}}],"device_identities":[{{"type":"ios_advertising_id","encoding":"raw","value":"00000000-0000-4000-8000-{i:012}"}}],"audiences":[{}]}}"#,
+                    audiences.join(",")
+                )
+            })
+            .collect();
+        lines.push(format!(
+            r#"{{"type":"audience_membership_change_request","id":"m-{}","timestamp_ms":{t0},"user_profiles":[{}]}}"#,
+            chunk[0],
+            profiles.join(",")
+        ));
+    }
+    let input = dir.path().join("people.ndjson");
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = liveramp!()
+        .args(["ingest", "--config"])
+        .arg(&config)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // One erasure per person 1..=ERASED, by email.
+    let request_id = |i: u64| format!("e0000000-0000-4000-8000-{i:012}");
+    let erasures: Vec<String> = (1..=ERASED)
+        .map(|i| {
+            format!(
+                r#"{{"type":"dsr_processing_request","id":"dsr-msg-{i}","timestamp_ms":{},"subject_request_id":"{}","subject_request_type":"erasure","regulation":"gdpr","subject_identities":{{"email":{{"encoding":"raw","value":"Person{i}@Example.org"}}}}}}"#,
+                t0 + 60_000,
+                request_id(i)
+            )
+        })
+        .collect();
+
+    // Posted once each by four senders; the server is killed once 20 are answered.
+    let serve = start(&config, port);
+    let url = serve.url();
+    let answered: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+    let unanswered: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .new_agent();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(line) = erasures.get(i) else { break };
+                    match agent
+                        .post(&url)
+                        .header("Content-Type", "application/json")
+                        .header("Authorization", &format!("Bearer {KEY}"))
+                        .send(line.as_bytes())
+                    {
+                        Ok(r) if r.status().as_u16() == 200 => {
+                            answered.lock().unwrap().insert(i);
+                        }
+                        Ok(r) => panic!("line {i}: {}", r.status()),
+                        Err(_) => {
+                            unanswered.lock().unwrap().insert(i);
+                        }
+                    }
+                }
+            });
+        }
+        assert!(
+            wait_until(Duration::from_secs(60), Duration::from_millis(1), || {
+                answered.lock().unwrap().len() >= 20
+            }),
+            "{}",
+            serve.stderr()
+        );
+        signal(serve.child.id(), "KILL");
+    });
+    drop(serve);
+    let answered = answered.into_inner().unwrap();
+    let unanswered = unanswered.into_inner().unwrap();
+    assert!(!unanswered.is_empty());
+    assert_eq!(answered.len() + unanswered.len(), erasures.len());
+
+    // Each request is recorded whole (the person gone from all three audiences, the record
+    // counting it) or not at all (the person everywhere); every answered one is recorded.
+    let records = recorded(&config);
+    let members: Vec<BTreeSet<String>> = AUDIENCES.iter().map(|a| mpids_of(&config, *a)).collect();
+    for i in 1..=ERASED {
+        let line = usize::try_from(i - 1).unwrap();
+        let mpid = i.to_string();
+        let present = members.iter().filter(|m| m.contains(&mpid)).count();
+        match records.get(&request_id(i)) {
+            Some(&counts) => {
+                assert_eq!(counts, (1, 3), "request {i}");
+                assert_eq!(
+                    present, 0,
+                    "person {i} recorded as erased but still a member"
+                );
+            }
+            None => {
+                assert!(
+                    !answered.contains(&line),
+                    "request {i} answered, not recorded"
+                );
+                assert_eq!(present, 3, "person {i} half-erased without a record");
+            }
+        }
+    }
+    for m in &members {
+        assert!(m.contains(&PEOPLE.to_string()), "the others stay");
+    }
+
+    // mParticle retries the unanswered ones: in the end every person asked for is gone, each
+    // request recorded once, nobody else touched.
+    let serve = start(&config, port);
+    let url = Mutex::new(serve.url());
+    let retry: Vec<String> = unanswered.iter().map(|i| erasures[*i].clone()).collect();
+    let sent = post_all(&url, &retry, 4, Some(KEY), Duration::from_secs(120));
+    assert_eq!(sent.acked.len(), retry.len(), "{:?}", sent.refused);
+    signal(serve.child.id(), "TERM");
+    drop(serve);
+    let records = recorded(&config);
+    assert_eq!(records.len(), usize::try_from(ERASED).unwrap());
+    assert!(records.values().all(|c| *c == (1, 3)), "{records:?}");
+    for a in AUDIENCES {
+        let m = mpids_of(&config, a);
+        assert_eq!(m.len(), usize::try_from(PEOPLE - ERASED).unwrap());
+        assert!(m.iter().all(|id| id.parse::<u64>().unwrap() > ERASED));
+    }
 }

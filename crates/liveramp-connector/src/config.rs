@@ -158,6 +158,7 @@ const SCHEDULE: &[(&str, Kind)] = &[
 const STORE: &[(&str, Kind)] = &[
     ("path", Kind::Str),
     ("retention_days", Kind::Int),
+    ("dsr_retention_days", Kind::Int),
     ("url_env", Kind::Str),
     ("pool_size", Kind::Int),
     ("statement_timeout", Kind::Duration),
@@ -187,6 +188,8 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 << 20;
 
 /// The default of [`StoreSettings::retention_days`].
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// The default of [`StoreSettings::dsr_retention_days`].
+pub const DEFAULT_DSR_RETENTION_DAYS: u32 = 365;
 
 const AUDIENCE: &[(&str, Kind)] = &[
     ("id", Kind::Id),
@@ -238,6 +241,10 @@ pub struct StoreSettings {
     pub path: PathBuf,
     /// How long message ids, tombstones and disconnected audiences are kept (default 30).
     pub retention_days: u32,
+    /// How long the record of a data subject request (its id, regulation, times, counts and
+    /// the salted hashes of its identities, never their values) is kept as proof of what was
+    /// done, and an erased person's older membership changes recognised (default 365).
+    pub dsr_retention_days: u32,
     /// PostgreSQL instead of SQLite: the environment variable holding the database's
     /// `postgres://` URL (e.g. `LIVERAMP_DATABASE_URL`), read when the store opens; the URL's
     /// password is never printed. With it, the ledger is kept in the same database too, so
@@ -1231,6 +1238,20 @@ impl Checker<'_> {
                 DEFAULT_RETENTION_DAYS
             }
         };
+        let dsr_retention_days = match integer(&s, "dsr_retention_days") {
+            None => DEFAULT_DSR_RETENTION_DAYS,
+            Some(n @ 1..=36_500) => u32::try_from(n).unwrap_or(DEFAULT_DSR_RETENTION_DAYS),
+            Some(n) => {
+                self.problem(
+                    "store.dsr_retention_days",
+                    format!(
+                        "{n} is out of range; keep the record of a data subject request 1 to \
+                         36500 days (the default is 365)"
+                    ),
+                );
+                DEFAULT_DSR_RETENTION_DAYS
+            }
+        };
         let url_env = string(&s, "url_env");
         if let Some(name) = &url_env
             && (name.is_empty() || name.contains("://"))
@@ -1260,6 +1281,7 @@ impl Checker<'_> {
         Some(StoreSettings {
             path,
             retention_days,
+            dsr_retention_days,
             url_env,
             pool_size,
             statement_timeout,

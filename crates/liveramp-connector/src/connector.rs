@@ -570,6 +570,7 @@ fn open_store_described(
     if let Some(url) = database_url(config, settings)? {
         let mut options = PgOptions::default();
         options.retention_days = settings.retention_days;
+        options.dsr_retention_days = settings.dsr_retention_days;
         options.pool_size = usize::try_from(settings.pool_size).unwrap_or(8);
         options.statement_timeout = settings.statement_timeout;
         let store = PgStore::open(&url, &options).map_err(open_error)?;
@@ -582,6 +583,7 @@ fn open_store_described(
     }
     let mut options = StoreOptions::default();
     options.retention_days = settings.retention_days;
+    options.dsr_retention_days = settings.dsr_retention_days;
     let store = SqliteStore::open(&settings.path, options).map_err(open_error)?;
     let what = format!("the membership store {}", settings.path.display());
     Ok((Arc::new(store), what))

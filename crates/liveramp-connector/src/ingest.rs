@@ -91,7 +91,11 @@ pub fn subject_request(dsr: &firehose::DsrProcessingRequest) -> store::SubjectRe
         request = request.submitted_ms(ms);
     }
     for (kind, identity) in &dsr.subject_identities {
-        request = request.identity(kind.clone(), identity.encoding.as_str(), identity.value.clone());
+        request = request.identity(
+            kind.clone(),
+            identity.encoding.as_str(),
+            identity.value.clone(),
+        );
     }
     request
 }

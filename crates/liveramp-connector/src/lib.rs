@@ -116,9 +116,10 @@ mod stream;
 
 pub use chrono;
 pub use config::{
-    Audience, Config, ConfigError, DEFAULT_ADMIN_LISTEN, DEFAULT_API_KEY_ENV, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MEMBER_LINE_BYTES, DEFAULT_RETENTION_DAYS, Destination,
-    FileSettings, ScheduleSettings, ServerSettings, StoreAudience, StoreSettings,
+    Audience, Config, ConfigError, DEFAULT_ADMIN_LISTEN, DEFAULT_API_KEY_ENV,
+    DEFAULT_DSR_RETENTION_DAYS, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_MEMBER_LINE_BYTES, DEFAULT_RETENTION_DAYS, Destination, FileSettings,
+    ScheduleSettings, ServerSettings, StoreAudience, StoreSettings,
 };
 pub use connector::{Connector, check_member_sources, open_ledger, open_store};
 pub use delivery::record::{REPORT_NIGHTS_KEPT, saved_reports};

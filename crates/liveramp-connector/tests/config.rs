@@ -276,6 +276,9 @@ fn store_and_server_sections_with_their_defaults() {
     let dir = folder();
     let config = Config::from_toml_str(VALID, dir.path()).unwrap();
     assert!(config.store.is_none());
+    let config = Config::from_toml_str(&format!("{VALID}\n[store]\n"), dir.path()).unwrap();
+    let store = config.store.unwrap();
+    assert_eq!((store.retention_days, store.dsr_retention_days), (30, 365));
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:8081");
     assert_eq!(config.server.api_key_env, "LIVERAMP_FIREHOSE_API_KEY");
@@ -283,20 +286,21 @@ fn store_and_server_sections_with_their_defaults() {
     assert_eq!(config.server.request_timeout.as_secs(), 30);
 
     let text = format!(
-        "{VALID}\n[store]\nretention_days = 45\n[server]\nlisten = \"0.0.0.0:9000\"\n\
+        "{VALID}\n[store]\nretention_days = 45\ndsr_retention_days = 730\n[server]\nlisten = \"0.0.0.0:9000\"\n\
          api_key_env = \"KEY\"\nrequest_timeout = \"10s\"\nmax_body_bytes = 1048576\n"
     );
     let config = Config::from_toml_str(&text, dir.path()).unwrap();
     let store = config.store.unwrap();
     assert_eq!(store.path, dir.path().join("state/audiences.sqlite"));
     assert_eq!(store.retention_days, 45);
+    assert_eq!(store.dsr_retention_days, 730);
     assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(config.server.api_key_env, "KEY");
     assert_eq!(config.server.request_timeout.as_secs(), 10);
     assert_eq!(config.server.max_body_bytes, 1 << 20);
 
     let text = format!(
-        "{VALID}\n[store]\nretention_days = 0\npaht = \"x\"\n[server]\nlisten = \"localhost\"\n\
+        "{VALID}\n[store]\nretention_days = 0\ndsr_retention_days = 0\npaht = \"x\"\n[server]\nlisten = \"localhost\"\n\
          admin_listen = \"127.0.0.1:8080\"\ntls_cert_path = \"cert.pem\"\nmax_body_bytes = 0\n"
     );
     let error = Config::from_toml_str(&text, dir.path()).unwrap_err();
@@ -306,6 +310,9 @@ fn store_and_server_sections_with_their_defaults() {
             "store.paht: unknown key (did you mean \"path\"?)".to_owned(),
             "store.retention_days: 0 is out of range; keep ids and tombstones at least 1 day, and \
              longer than mParticle may retry a message (the default is 30)"
+                .to_owned(),
+            "store.dsr_retention_days: 0 is out of range; keep the record of a data subject \
+             request 1 to 36500 days (the default is 365)"
                 .to_owned(),
             "server.listen: \"localhost\" is not an address and port; use e.g. \"127.0.0.1:8080\" \
              or \"0.0.0.0:8080\" (all interfaces)"

@@ -84,6 +84,24 @@ impl Drop for Serve {
     }
 }
 
+/// The membership changes the `serve` on `port` has answered 200, from its `/metrics` (0
+/// while it does not answer): lets a test act once part of a stream is in, not after a guessed
+/// time.
+pub fn acknowledged_changes(port: u16) -> u64 {
+    let Ok(mut response) = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call() else {
+        return 0;
+    };
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "liveramp_firehose_requests_total{type=\"audience_membership_change_request\",status=\"200\"} ",
+            )
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A store configuration (hashing on, to the folder `out`) serving the Firehose on
 /// `127.0.0.1:port` and the status page on `admin` (`admin_api_key_env` when `admin_key_env`
 /// is given), the nightly run at `time` (`HH:MM:SS`) UTC, retries after a minute.
