@@ -110,6 +110,96 @@
 //! 9. **Snapshots** are consistent (one read transaction: changes applied meanwhile are not in
 //!    it), run while applies continue (WAL readers do not block the writer), stream in
 //!    constant memory, and list present members in member-key byte order.
+//! 10. **Erasure** ([`AudienceStore::record_subject_request`], below): every member an erasure
+//!     matches is removed from every audience and every table in the transaction that records
+//!     the request; changes for that person older than the request are ignored from then on,
+//!     newer ones applied; a request id is applied once.
+//!
+//! # Data subject requests
+//!
+//! mParticle forwards GDPR and CCPA requests (`dsr_processing_request`); the connector turns
+//! each into a [`SubjectRequest`] (id, [`RequestKind`], regulation, time, identities) and
+//! calls [`AudienceStore::record_subject_request`], which returns once the request is durable:
+//!
+//! - **Matching.** A member matches when any of its identities equals any identity of the
+//!   request of the same class: email; phone (`mobile_number`, `phone_number_2`,
+//!   `phone_number_3`); IDFA (`ios_advertising_id`); AAID (`android_advertising_id`,
+//!   `google_advertising_id`); customer id; `mpid` (the member key); any other type by its
+//!   name. Values are compared normalised (emails and phones as `LiveRamp` normalises them,
+//!   device ids in lower case) and as hashes: a raw value in the request matches a member
+//!   stored with its MD5, SHA-1 or SHA-256, and a hashed value in the request matches a member
+//!   stored raw. Matching reads every member's identities once: it costs O(members) and holds
+//!   the writer while it runs (other writes wait, none fail).
+//! - **Erasure.** Every matched member is removed from every audience, with its identities and
+//!   attributes, in the transaction that records the request: a crash leaves the request
+//!   recorded and carried out, or neither. The store keeps only the proof: the request id,
+//!   type, regulation, its times, the identity *types*, the counts (members matched and
+//!   removed, memberships removed, audiences affected) and, as the tombstone, SHA-256 tokens of
+//!   each identity form salted with a random secret of this store, never the values. (The salt
+//!   lives in the store, so whoever can read the store can test a guessed value against a
+//!   token; what the salt prevents is matching tokens against other data sets or precomputed
+//!   hash tables.) A membership change older
+//!   than the request that carries any identity with a tombstone token is ignored (counted in
+//!   [`ApplySummary::erased_profiles`], nothing of it stored): a late or retried message cannot
+//!   bring the person back. A newer one (the person signed up again) is applied.
+//! - **Access and portability** are recorded (nothing removed); [`AudienceStore::export_subject`]
+//!   returns what the store holds for the subject as JSON, for the operator to hand over.
+//! - **Repeats.** A request id already recorded changes nothing and returns the stored record
+//!   with [`SubjectOutcome::duplicate`] set (mParticle retries until answered).
+//! - **Retention.** Records and their tokens are removed by [`AudienceStore::purge`] after
+//!   [`StoreOptions::dsr_retention_days`] (365 by default). Their tokens then no longer hold
+//!   back older messages, but those are older than the message retention and refused anyway.
+//! - **No trace on disk.** SQLite: `secure_delete` is on while an erasure runs (freed pages are
+//!   overwritten with zeros), pages freed earlier are wiped too, and the WAL is checkpointed
+//!   into the file and truncated soon after (retried every half second while a snapshot reads),
+//!   so neither the database file nor its `-wal` keeps the erased values. PostgreSQL: deleted
+//!   rows are invisible at once to every node and absent from any `pg_dump`; their bytes stay
+//!   in the table's pages until `VACUUM` (autovacuum, or run it after an erasure) reclaims
+//!   them, and in WAL archives and backups for as long as those are kept: set their retention
+//!   accordingly.
+//!
+//! Files already delivered to `LiveRamp` are not the store's to delete: the next night's full
+//! snapshot no longer has the person.
+//!
+//! ```
+//! use liveramp_audience_store::{
+//!     AudienceChange, AudienceStore, MemberChange, Message, RequestKind, SqliteStore,
+//!     StoreOptions, SubjectRequest,
+//! };
+//! use sha2::{Digest, Sha256};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("audiences.db"), StoreOptions::default())?;
+//! // Jane is stored with the SHA-256 of her email, in two audiences.
+//! let hashed = hex::encode(Sha256::digest(b"jane@x.com"));
+//! let jane = MemberChange::with_mpid("123")
+//!     .user_identity("email", "sha256", &hashed)
+//!     .audience(AudienceChange::add(456))
+//!     .audience(AudienceChange::add(789));
+//! store.apply(&[Message::membership("m-1", 1_000, vec![jane.clone()])])?;
+//!
+//! // An erasure names her raw email, as typed.
+//! let erasure = SubjectRequest::new("dsr-1", RequestKind::Erasure, 2_000)
+//!     .regulation("gdpr")
+//!     .identity("email", "raw", " Jane@X.com");
+//! let outcome = store.record_subject_request(&erasure)?;
+//! let r = &outcome.record;
+//! assert_eq!((r.members_removed, r.memberships_removed, r.audiences_affected), (1, 2, 2));
+//! assert_eq!(store.audience(456)?.unwrap().members, 0);
+//!
+//! // A message from before the request (late, retried) does not bring her back...
+//! let late = store.apply(&[Message::membership("m-0", 1_500, vec![jane.clone()])])?;
+//! assert_eq!(late.erased_profiles, 1);
+//! assert_eq!(store.audience(456)?.unwrap().members, 0);
+//! // ...a newer one (she signed up again) does.
+//! store.apply(&[Message::membership("m-2", 3_000, vec![jane])])?;
+//! assert_eq!(store.audience(456)?.unwrap().members, 1);
+//!
+//! // The same request again changes nothing; the audit holds no identity value.
+//! assert!(store.record_subject_request(&erasure)?.duplicate);
+//! assert_eq!(store.subject_requests()?[0].identity_types, ["email"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Snapshot lines
 //!
