@@ -259,7 +259,7 @@ fn algorithm_name(a: HashAlgorithm) -> &'static str {
     match a {
         HashAlgorithm::Md5 => "md5",
         HashAlgorithm::Sha1 => "sha1",
-        _ => "sha256",
+        HashAlgorithm::Sha256 => "sha256",
     }
 }
 
@@ -401,13 +401,16 @@ fn parse_fragment(fragment: &str) -> Option<Stored> {
     serde_json::from_str(&object).ok()
 }
 
+/// One audience row of an exported member: id, name, present, the stored attributes.
+pub(crate) type ExportAudience = (i64, Option<String>, bool, Option<Vec<u8>>);
+
 /// Appends one exported member: `{"key":…,<fragment>,"audiences":[…]}` where each audience is
 /// `{"audience_id":…,"name":…,"member":true,"user_attributes":{…}}`.
 pub(crate) fn push_export_member(
     out: &mut Vec<u8>,
     key: &str,
     fragment: &str,
-    audiences: &[(i64, Option<String>, bool, Option<Vec<u8>>)],
+    audiences: &[ExportAudience],
 ) -> Result<(), crate::pair::Corrupt> {
     out.extend_from_slice(b"{\"key\":");
     crate::key::push_json_str(out, key);

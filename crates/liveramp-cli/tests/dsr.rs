@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -456,7 +457,6 @@ fn an_access_request_is_exported_for_the_operator() {
             output.display()
         )
     );
-    use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(
         fs::metadata(&output).unwrap().permissions().mode() & 0o777,
         0o600

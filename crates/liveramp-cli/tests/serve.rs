@@ -505,21 +505,18 @@ fn kill_9_while_erasures_are_posted_leaves_each_whole_or_unanswered() {
         let line = usize::try_from(i - 1).unwrap();
         let mpid = i.to_string();
         let present = members.iter().filter(|m| m.contains(&mpid)).count();
-        match records.get(&request_id(i)) {
-            Some(&counts) => {
-                assert_eq!(counts, (1, 3), "request {i}");
-                assert_eq!(
-                    present, 0,
-                    "person {i} recorded as erased but still a member"
-                );
-            }
-            None => {
-                assert!(
-                    !answered.contains(&line),
-                    "request {i} answered, not recorded"
-                );
-                assert_eq!(present, 3, "person {i} half-erased without a record");
-            }
+        if let Some(&counts) = records.get(&request_id(i)) {
+            assert_eq!(counts, (1, 3), "request {i}");
+            assert_eq!(
+                present, 0,
+                "person {i} recorded as erased but still a member"
+            );
+        } else {
+            assert!(
+                !answered.contains(&line),
+                "request {i} answered, not recorded"
+            );
+            assert_eq!(present, 3, "person {i} half-erased without a record");
         }
     }
     for m in &members {

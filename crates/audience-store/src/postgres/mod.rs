@@ -816,7 +816,7 @@ impl AudienceStore for PgStore {
     }
 
     fn subject_requests(&self) -> Result<Vec<SubjectRecord>, Error> {
-        self.transaction(|tx| Self::list_in(tx))
+        self.transaction(Self::list_in)
     }
 
     fn export_subject(&self, request_id: &str) -> Result<Option<String>, Error> {

@@ -51,8 +51,8 @@ const RECORD_COLUMNS: &str = "SELECT id, kind, regulation, ts, submitted_ms, rec
     identity_types, members_matched, members_removed, memberships_removed, audiences_affected,
     algorithms FROM subject_requests";
 
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8_lossy(&bytes).into_owned()
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn count(n: i64) -> u64 {
@@ -69,13 +69,13 @@ fn record_row(r: &postgres::Row) -> Result<(SubjectRecord, Algorithms), postgres
     let algorithms: i32 = r.try_get(11)?;
     Ok((
         SubjectRecord {
-            id: text(r.try_get(0)?),
+            id: text(&r.try_get::<_, Vec<u8>>(0)?),
             kind: RequestKind::parse(&kind).unwrap_or(RequestKind::Access),
-            regulation: regulation.map(text),
+            regulation: regulation.as_deref().map(text),
             timestamp_ms: r.try_get(3)?,
             submitted_ms: r.try_get(4)?,
             recorded_ms: r.try_get(5)?,
-            identity_types: split_types(&text(r.try_get(6)?)),
+            identity_types: split_types(&text(&r.try_get::<_, Vec<u8>>(6)?)),
             members_matched: count(r.try_get(7)?),
             members_removed: count(r.try_get(8)?),
             memberships_removed: count(r.try_get(9)?),
@@ -114,8 +114,8 @@ impl PgStore {
                 break;
             }
             for row in rows {
-                let key = text(row.try_get(0)?);
-                let fragment = text(row.try_get(1)?);
+                let key = text(&row.try_get::<_, Vec<u8>>(0)?);
+                let fragment = text(&row.try_get::<_, Vec<u8>>(1)?);
                 let member = self
                     .tokens
                     .member(&key, &fragment, algorithms)
@@ -322,7 +322,12 @@ impl PgStore {
             let mut audiences = Vec::new();
             for r in tx.query(&rows, &[&key.as_bytes()])? {
                 let name: Option<Vec<u8>> = r.try_get(1)?;
-                audiences.push((r.try_get(0)?, name.map(text), r.try_get(2)?, r.try_get(3)?));
+                audiences.push((
+                    r.try_get(0)?,
+                    name.as_deref().map(text),
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ));
             }
             push_export_member(&mut out, key, fragment, &audiences).map_err(|_| {
                 self.corrupt(&format!("the attributes of member {key:?} are unreadable"))

@@ -371,7 +371,7 @@ pub(crate) fn export(
             if i > 0 {
                 out.push(b',');
             }
-            let audiences: Vec<(i64, Option<String>, bool, Option<Vec<u8>>)> = rows
+            let audiences: Vec<crate::subject::ExportAudience> = rows
                 .query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .and_then(Iterator::collect)
                 .map_err(&e)?;
