@@ -249,6 +249,23 @@ fn ci() -> Result {
     let mut fmt_fuzz = cargo();
     fmt_fuzz.args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]);
     step("cargo fmt --check (fuzz targets)", fmt_fuzz)?;
+    // The fuzz targets are built last, with `--locked`: a lock file left behind by a change of
+    // the workspace's dependencies fails here in a second instead of after every test.
+    let mut fuzz_lock = cargo();
+    fuzz_lock
+        .args([
+            "metadata",
+            "--locked",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg("fuzz/Cargo.toml")
+        .stdout(std::process::Stdio::null());
+    step(
+        "fuzz/Cargo.lock up to date (else: cargo tree --manifest-path fuzz/Cargo.toml)",
+        fuzz_lock,
+    )?;
 
     deny::run()?;
 
