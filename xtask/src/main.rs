@@ -253,13 +253,7 @@ fn ci() -> Result {
     // the workspace's dependencies fails here in a second instead of after every test.
     let mut fuzz_lock = cargo();
     fuzz_lock
-        .args([
-            "metadata",
-            "--locked",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
+        .args(["tree", "--locked", "--manifest-path"])
         .arg("fuzz/Cargo.toml")
         .stdout(std::process::Stdio::null());
     step(
