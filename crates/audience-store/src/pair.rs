@@ -63,6 +63,39 @@ impl V<'_> {
     }
 }
 
+/// Whether version `a` is newer than version `b`.
+pub(crate) fn newer(a: V<'_>, b: V<'_>) -> bool {
+    (a.ts, &**a.mid, a.seq) > (b.ts, &**b.mid, b.seq)
+}
+
+/// A version's `seq` as the databases store it (a signed 64-bit integer).
+pub(crate) fn seq_sql(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// What one batch changes in one audience row (both backends merge a batch into these).
+#[derive(Default)]
+pub(crate) struct AudienceDelta<'a> {
+    pub(crate) newest_ms: Option<i64>,
+    /// The newest name and its version.
+    pub(crate) name: Option<(V<'a>, &'a str)>,
+    /// The newest subscription change: version, connect?
+    pub(crate) sub: Option<(V<'a>, bool)>,
+    pub(crate) first_connect_ms: Option<i64>,
+    pub(crate) members: i64,
+}
+
+impl<'a> AudienceDelta<'a> {
+    pub(crate) fn touch(&mut self, ts: i64) {
+        self.newest_ms = Some(self.newest_ms.map_or(ts, |n| n.max(ts)));
+    }
+    pub(crate) fn name(&mut self, v: V<'a>, name: &'a str) {
+        if self.name.is_none_or(|(old, _)| newer(v, old)) {
+            self.name = Some((v, name));
+        }
+    }
+}
+
 /// One attribute of a member in an audience: its newest value (or tombstone) and version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AttrEntry {

@@ -15,7 +15,7 @@ use liveramp_postgres::postgres::{self, Transaction};
 use liveramp_postgres::{Migration, Pool, PoolOptions};
 
 use crate::message::MembershipAction;
-use crate::pair::{PairState, V, Ver, decode_attrs, encode_attrs};
+use crate::pair::{AudienceDelta, PairState, V, Ver, decode_attrs, encode_attrs, newer, seq_sql};
 use crate::prepare::Prepared;
 use crate::store::{ApplySummary, AudienceInfo, AudienceStore, PurgeSummary, Snapshot, StoreStats};
 use crate::subject::{SubjectOutcome, SubjectRecord, SubjectRequest, Tokens};
@@ -257,35 +257,6 @@ impl Drop for Pending {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Relaxed);
     }
-}
-
-/// What one batch changes in one audience row.
-#[derive(Default)]
-struct AudienceDelta<'a> {
-    newest_ms: Option<i64>,
-    name: Option<(V<'a>, &'a str)>,
-    sub: Option<(V<'a>, bool)>,
-    first_connect_ms: Option<i64>,
-    members: i64,
-}
-
-impl<'a> AudienceDelta<'a> {
-    fn touch(&mut self, ts: i64) {
-        self.newest_ms = Some(self.newest_ms.map_or(ts, |n| n.max(ts)));
-    }
-    fn name(&mut self, v: V<'a>, name: &'a str) {
-        if self.name.is_none_or(|(old, _)| newer(v, old)) {
-            self.name = Some((v, name));
-        }
-    }
-}
-
-fn newer(a: V<'_>, b: V<'_>) -> bool {
-    (a.ts, &**a.mid, a.seq) > (b.ts, &**b.mid, b.seq)
-}
-
-fn seq_sql(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 fn count(n: u64) -> i64 {

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Shared;
 use crate::Error;
 use crate::message::MembershipAction;
-use crate::pair::{PairState, V, Ver, decode_attrs, encode_attrs};
+use crate::pair::{AudienceDelta, PairState, V, Ver, decode_attrs, encode_attrs, newer, seq_sql};
 use crate::prepare::Prepared;
 use crate::store::{ApplySummary, PurgeSummary};
 use crate::subject::{SubjectOutcome, SubjectRequest};
@@ -173,33 +173,6 @@ fn horizon(conn: &Connection, path: &Path) -> Result<i64, Error> {
         .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
         .map(|h| h.unwrap_or(i64::MIN))
         .map_err(sql(path))
-}
-
-/// What one batch changes in one audience row.
-#[derive(Default)]
-struct AudienceDelta<'a> {
-    newest_ms: Option<i64>,
-    /// The newest name and its version.
-    name: Option<(V<'a>, &'a str)>,
-    /// The newest subscription change: version, connect?
-    sub: Option<(V<'a>, bool)>,
-    first_connect_ms: Option<i64>,
-    members: i64,
-}
-
-impl<'a> AudienceDelta<'a> {
-    fn touch(&mut self, ts: i64) {
-        self.newest_ms = Some(self.newest_ms.map_or(ts, |n| n.max(ts)));
-    }
-    fn name(&mut self, v: V<'a>, name: &'a str) {
-        if self.name.is_none_or(|(old, _)| newer(v, old)) {
-            self.name = Some((v, name));
-        }
-    }
-}
-
-fn newer(a: V<'_>, b: V<'_>) -> bool {
-    (a.ts, &**a.mid, a.seq) > (b.ts, &**b.mid, b.seq)
 }
 
 fn newer_than_stored(a: V<'_>, stored: Option<&Ver>) -> bool {
@@ -422,10 +395,6 @@ fn count(n: usize) -> u64 {
 
 fn signed(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn seq_sql(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 /// An audience row as stored.
