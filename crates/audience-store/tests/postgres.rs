@@ -4,6 +4,7 @@
 //! goes away and comes back, passwords kept out of messages.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+#[macro_use]
 mod suite;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,48 +43,7 @@ impl Backend for Pg {
     }
 }
 
-/// One `#[test]` per suite function that takes a store.
-macro_rules! on_fresh_store {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let backend = Pg::new();
-            let store = backend.fresh();
-            suite::$name(&*store);
-        }
-    )*};
-}
-
-/// One `#[test]` per suite function that takes a backend.
-macro_rules! on_backend {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            suite::$name(&Pg::new());
-        }
-    )*};
-}
-
-on_fresh_store!(
-    rule_1_member_key,
-    rule_2_last_writer_wins,
-    rule_3_membership,
-    rule_4_attributes,
-    rule_5_identities,
-    rule_6_subscriptions,
-    rule_7_message_applied_once,
-    rule_7_retention,
-    rule_8_concurrent_applies,
-    rule_9_snapshots,
-    concurrent_snapshots_see_whole_batches,
-    dsr_erasure_matches_raw_hashed_and_device,
-    dsr_older_changes_do_not_bring_an_erased_person_back,
-    dsr_repeated_request_is_a_duplicate,
-    dsr_access_request_exports_what_is_held,
-    dsr_records_are_purged_after_their_retention,
-);
-
-on_backend!(model_any_order_any_batching, model_two_orders_agree);
+suite_tests!(Pg);
 
 /// Two stores (two nodes) on one database, each applying an interleaved half of a shuffled
 /// stream with repeats from four threads at once, hold exactly the reference model.

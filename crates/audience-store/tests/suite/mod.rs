@@ -15,6 +15,46 @@ use proptest::test_runner::{Config, TestRunner};
 
 use liveramp_test_support::store_model::{self as model, Model};
 
+/// One `#[test]` per suite function, for the backend type `$backend` (which has `new()` and
+/// implements [`Backend`]): the list of the suite's tests, kept once for every backend.
+macro_rules! suite_tests {
+    ($backend:ty) => {
+        suite_tests!(@fresh $backend;
+            rule_1_member_key,
+            rule_2_last_writer_wins,
+            rule_3_membership,
+            rule_4_attributes,
+            rule_5_identities,
+            rule_6_subscriptions,
+            rule_7_message_applied_once,
+            rule_7_retention,
+            rule_8_concurrent_applies,
+            rule_9_snapshots,
+            concurrent_snapshots_see_whole_batches,
+            dsr_erasure_matches_raw_hashed_and_device,
+            dsr_older_changes_do_not_bring_an_erased_person_back,
+            dsr_repeated_request_is_a_duplicate,
+            dsr_access_request_exports_what_is_held,
+            dsr_records_are_purged_after_their_retention,
+        );
+        suite_tests!(@backend $backend; model_any_order_any_batching, model_two_orders_agree);
+    };
+    (@fresh $backend:ty; $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let backend = <$backend>::new();
+            let store = suite::Backend::fresh(&backend);
+            suite::$name(&*store);
+        }
+    )*};
+    (@backend $backend:ty; $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            suite::$name(&<$backend>::new());
+        }
+    )*};
+}
+
 /// Makes fresh, empty stores.
 pub trait Backend {
     /// A new empty store.
