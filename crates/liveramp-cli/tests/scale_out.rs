@@ -327,3 +327,46 @@ fn a_night_with_the_database_away_is_caught_up_when_it_returns() {
     assert_eq!(delivered, "4");
     assert!(!a.stderr().contains(PASSWORD) && !b.stderr().contains(PASSWORD));
 }
+
+#[test]
+fn serve_and_check_reach_a_database_that_demands_tls() {
+    let pg = PgCluster::start_tls();
+    let db = format!("{}?sslmode=require", pg.create_db("connector"));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), &dir.path().join("out"), port, &quiet_time());
+    let out = liveramp!()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env(URL_ENV, &db)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "the membership store postgres://postgres@127.0.0.1:{}/connector (PostgreSQL, \
+             schema version 2)",
+            pg.port()
+        )),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    // Changes posted to `serve` are stored over the encrypted connections.
+    let serve = start(&config, port, &db);
+    let s = stream(&StreamOptions {
+        members: 50,
+        api_key: KEY.to_owned(),
+        ..StreamOptions::default()
+    });
+    let url = Mutex::new(serve.url());
+    let sent = post_all(&url, &s.lines, 2, None, Duration::from_secs(60));
+    assert_eq!(sent.acked.len(), s.lines.len(), "{:?}", sent.statuses);
+    assert_store_is(&config, &db, &Model::replay(&s.messages));
+    // The node's connections, as the server sees them: all encrypted.
+    let connections = pg.psql(
+        "postgres",
+        "SELECT DISTINCT ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE datname = 'connector'",
+    );
+    assert_eq!(connections, "t", "only encrypted connections to the store");
+}

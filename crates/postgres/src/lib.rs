@@ -39,6 +39,12 @@
 //!    than the program's newest migration is refused with [`Error::NewerSchema`].
 //! 4. **The pool** opens at most [`PoolOptions::size`] connections, on demand, and drops a
 //!    connection that broke; each has the statement timeout set.
+//! 5. **TLS as libpq reads the URL.** `sslmode` is `disable`, `prefer` (the default: TLS when
+//!    the server offers it), `require` (TLS or no connection, the certificate not checked),
+//!    `verify-ca` (signed by the authority in `sslrootcert=PATH`, or by the system's without
+//!    it) or `verify-full` (and issued for the host). A certificate refused, or a server
+//!    without TLS when the URL demands it, is an [`Error::Failed`] that says what to change,
+//!    not a transient error.
 //!
 //! This crate exposes `postgres::Client` (re-exported as [`postgres`]) through [`Conn`]: it is
 //! the plumbing of our own crates. Its errors hold no third-party type.
@@ -54,6 +60,8 @@ pub use postgres;
 use postgres::Client;
 use postgres::config::Host;
 use postgres_native_tls::MakeTlsConnector;
+
+mod tls;
 
 /// The key of the advisory lock migrations are applied under.
 const MIGRATION_LOCK: i64 = 0x6c69_7665_7261_6d70; // "liveramp"
@@ -171,9 +179,16 @@ impl Migration {
 ///
 /// A URL that cannot be read gives a placeholder, never the text.
 pub fn redact(url: &str) -> String {
-    match postgres::Config::from_str(url) {
+    let rest = tls::settings(url).map(|s| s.rest);
+    match rest.and_then(|rest| postgres::Config::from_str(&rest).map_err(|_| tls_url_error())) {
         Ok(config) => describe(&config),
         Err(_) => "(a PostgreSQL URL that cannot be read; not shown)".to_owned(),
+    }
+}
+
+fn tls_url_error() -> Error {
+    Error::Url {
+        detail: String::new(),
     }
 }
 
@@ -207,6 +222,7 @@ fn describe(config: &postgres::Config) -> String {
 
 struct Inner {
     config: postgres::Config,
+    tls_mode: &'static str,
     tls: MakeTlsConnector,
     database: String,
     password: Option<String>,
@@ -258,7 +274,8 @@ impl Pool {
 
     /// A pool for the database at `url` that opens no connection until one is needed.
     pub fn new(url: &str, options: PoolOptions) -> Result<Pool, Error> {
-        let mut config = postgres::Config::from_str(url).map_err(|e| {
+        let settings = tls::settings(url)?;
+        let mut config = postgres::Config::from_str(&settings.rest).map_err(|e| {
             let mut detail = e.to_string();
             // The parser's message names a bad key or value, never the whole URL; scrub
             // anyway whatever looks like the URL's password.
@@ -278,11 +295,8 @@ impl Pool {
         if config.get_application_name().is_none() {
             config.application_name("liveramp");
         }
-        let tls = native_tls::TlsConnector::builder()
-            .build()
-            .map_err(|e| Error::Tls {
-                detail: e.to_string(),
-            })?;
+        config.ssl_mode(settings.mode.ssl_mode());
+        let tls = tls::connector(&settings)?;
         let password = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -291,6 +305,7 @@ impl Pool {
         Ok(Pool {
             inner: Arc::new(Inner {
                 config,
+                tls_mode: settings.mode.name(),
                 tls: MakeTlsConnector::new(tls),
                 database,
                 password,
@@ -400,6 +415,30 @@ impl Pool {
             detail = detail.replace(p.as_str(), "***");
         }
         let database = self.inner.database.clone();
+        if e.as_db_error().is_none() && detail.contains("TLS") {
+            if detail.contains("does not support TLS") {
+                return Error::Failed {
+                    database,
+                    detail: format!(
+                        "{detail}: the URL asks for TLS (sslmode={}) and the server does not \
+                         offer it; turn ssl on in the server, or change sslmode",
+                        self.inner.tls_mode
+                    ),
+                };
+            }
+            if detail.contains("certificate") {
+                return Error::Failed {
+                    database,
+                    detail: format!(
+                        "{detail}: the server's certificate was not accepted \
+                         (sslmode={}); give the authority that signed it with \
+                         sslrootcert=PATH in the URL, or connect by the name the certificate \
+                         is issued for",
+                        self.inner.tls_mode
+                    ),
+                };
+            }
+        }
         let code = e.code().map(postgres::error::SqlState::code);
         let unavailable = (code.is_none() && e.as_db_error().is_none())
             || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"));

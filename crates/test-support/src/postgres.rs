@@ -111,6 +111,98 @@ impl PgCluster {
         cluster
     }
 
+    /// A cluster that takes connections over TCP only with TLS (`hostssl`; plain TCP is
+    /// rejected), its certificate issued by a throw-away authority ([`ca_pem`](Self::ca_pem))
+    /// for `localhost` and `127.0.0.1`.
+    pub fn start_tls() -> PgCluster {
+        let mut cluster = PgCluster::start();
+        cluster.stop();
+        let data = cluster.dir.path().join("data");
+        let dir = cluster.dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl is needed for the TLS cluster (apt-get install openssl)");
+            check(&format!("openssl {args:?}"), &out);
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=liveramp test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ]);
+        let (uid, gid) = (id("-u"), id("-g"));
+        for name in ["server.pem", "server.key"] {
+            let to = data.join(name);
+            std::fs::copy(dir.join(name), &to).unwrap();
+            std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.pem'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        cluster.start_again();
+        cluster
+    }
+
+    /// The certificate authority of a [`start_tls`](Self::start_tls) cluster (PEM).
+    pub fn ca_pem(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     /// Starts the stopped cluster again, on the same port.
     pub fn start_again(&mut self) {
         let options = format!(
