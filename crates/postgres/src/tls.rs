@@ -74,21 +74,20 @@ pub(crate) struct Settings {
     pub(crate) rest: String,
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(u8::try_from(v).unwrap_or(b'?'));
-                i += 3;
+    let mut at = 0;
+    while at < bytes.len() {
+        let digit = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
+        match (bytes[at], digit(bytes.get(at + 1)), digit(bytes.get(at + 2))) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                at += 3;
             }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
+            (byte, _, _) => {
+                out.push(byte);
+                at += 1;
             }
         }
     }
