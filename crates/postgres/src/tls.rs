@@ -80,7 +80,11 @@ fn percent_decode(text: &str) -> String {
     let mut at = 0;
     while at < bytes.len() {
         let digit = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
-        match (bytes[at], digit(bytes.get(at + 1)), digit(bytes.get(at + 2))) {
+        match (
+            bytes[at],
+            digit(bytes.get(at + 1)),
+            digit(bytes.get(at + 2)),
+        ) {
             (b'%', Some(high), Some(low)) => {
                 out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
                 at += 3;

@@ -260,6 +260,97 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Whether a [`Claim`] still holds its delivery: check it before every write to the
+/// destination and right before publishing, and stop (without removing anything at the
+/// destination) once it fails.
+///
+/// A claim of a ledger kept by one machine ([`FileLedger`](crate::FileLedger),
+/// [`MemoryLedger`]) holds until it is finished or dropped: its fence never fails. A claim of
+/// the shared [`PgLedger`](crate::PgLedger) is a lease: its fence fails once the lease may
+/// have run out without a renewal, measured on this process's monotonic clock from the moment
+/// the last successful renewal was *sent*, and ended a safety margin (a quarter of the lease)
+/// early. Another node takes the delivery over only once the database's clock says the lease
+/// expired, which is later, so by then this process has stopped writing (it checks before
+/// every block) and will not publish.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    key: String,
+    lease: Option<Arc<LeaseState>>,
+}
+
+/// What the renewals of a lease have established.
+#[derive(Debug)]
+pub(crate) struct LeaseState {
+    /// Taken over, or given up.
+    pub(crate) lost: std::sync::atomic::AtomicBool,
+    /// This process may act on the lease until then.
+    pub(crate) valid_until: Mutex<std::time::Instant>,
+}
+
+impl LeaseState {
+    pub(crate) fn new(valid_until: std::time::Instant) -> Arc<LeaseState> {
+        Arc::new(LeaseState {
+            lost: std::sync::atomic::AtomicBool::new(false),
+            valid_until: Mutex::new(valid_until),
+        })
+    }
+
+    pub(crate) fn extend(&self, valid_until: std::time::Instant) {
+        let mut until = lock(&self.valid_until);
+        if valid_until > *until {
+            *until = valid_until;
+        }
+    }
+
+    pub(crate) fn lose(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Fence {
+    /// A fence that never fails (a claim that holds until it is released).
+    pub fn held(key: &RunKey) -> Fence {
+        Fence {
+            key: key.to_string(),
+            lease: None,
+        }
+    }
+
+    pub(crate) fn leased(key: &RunKey, lease: Arc<LeaseState>) -> Fence {
+        Fence {
+            key: key.to_string(),
+            lease: Some(lease),
+        }
+    }
+
+    /// Whether the claim may still write and publish.
+    pub fn is_held(&self) -> bool {
+        match &self.lease {
+            None => true,
+            Some(lease) => {
+                !lease.lost.load(Ordering::SeqCst)
+                    && std::time::Instant::now() < *lock(&lease.valid_until)
+            }
+        }
+    }
+
+    /// `Ok` while the claim holds, else [`Error::LeaseLost`].
+    pub fn check(&self) -> Result<(), Error> {
+        if self.is_held() {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost {
+                key: self.key.clone(),
+            })
+        }
+    }
+
+    /// Whether this is a lease that can be lost (the ledger is shared by several nodes).
+    pub fn is_lease(&self) -> bool {
+        self.lease.is_some()
+    }
+}
+
 /// The right to run one delivery now: proof that this process holds the delivery's lock and
 /// recorded the `started` entry. Hand it back to [`Ledger::finish`] with the outcome; dropping
 /// it instead releases the lock and leaves the attempt without an outcome (the next
@@ -270,6 +361,7 @@ pub struct Claim {
     attempt: u32,
     forced: bool,
     issuer: u64,
+    fence: Fence,
     _guard: Box<dyn Any + Send>,
 }
 
@@ -294,12 +386,27 @@ impl Claim {
         guard: impl Any + Send,
     ) -> Self {
         Claim {
+            fence: Fence::held(&key),
             key,
             attempt,
             forced,
             issuer,
             _guard: Box::new(guard),
         }
+    }
+
+    /// The claim with `fence` instead of one that never fails (for [`Ledger`]
+    /// implementations with leases).
+    #[must_use]
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Whether this claim still holds its delivery (see [`Fence`]): a clone to check from
+    /// the threads that write the delivery's files.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
     }
     /// The run claimed.
     pub fn key(&self) -> &RunKey {
@@ -357,6 +464,13 @@ pub trait Ledger {
     /// The most recently recorded delivery of a delivery stream, whatever its run date: the
     /// header fingerprint `LiveRamp` last saw comes from here.
     fn last_delivered(&self, delivery: &DeliveryId) -> Result<Option<DeliveredRecord>, Error>;
+
+    /// Whether a claim is a lease that can be lost while held (a ledger shared by several
+    /// machines): whoever writes a delivery's files must then check the claim's
+    /// [`Fence`](Claim::fence) before every write and before publishing. `false` by default.
+    fn leases(&self) -> bool {
+        false
+    }
 }
 
 impl<L: Ledger + ?Sized> Ledger for &L {
@@ -372,6 +486,9 @@ impl<L: Ledger + ?Sized> Ledger for &L {
     fn last_delivered(&self, delivery: &DeliveryId) -> Result<Option<DeliveredRecord>, Error> {
         (**self).last_delivered(delivery)
     }
+    fn leases(&self) -> bool {
+        (**self).leases()
+    }
 }
 
 impl<L: Ledger + ?Sized> Ledger for Arc<L> {
@@ -386,6 +503,9 @@ impl<L: Ledger + ?Sized> Ledger for Arc<L> {
     }
     fn last_delivered(&self, delivery: &DeliveryId) -> Result<Option<DeliveredRecord>, Error> {
         (**self).last_delivered(delivery)
+    }
+    fn leases(&self) -> bool {
+        (**self).leases()
     }
 }
 

@@ -126,8 +126,8 @@ pub use clock::{CancelHandle, Clock, ClockStep, ManualClock, SystemClock};
 pub use error::Error;
 pub use file_ledger::{FileLedger, JOURNAL_FILE, LOCKS_DIR, TORN_FILE, TornTail};
 pub use ledger::{
-    Begin, Claim, Delivered, DeliveredFile, DeliveredRecord, DeliveryId, Entry, Event, Ledger,
-    MemoryLedger, Outcome, RunKey, RunStatus, next_ledger_id,
+    Begin, Claim, Delivered, DeliveredFile, DeliveredRecord, DeliveryId, Entry, Event, Fence,
+    Ledger, MemoryLedger, Outcome, RunKey, RunStatus, next_ledger_id,
 };
 #[cfg(feature = "postgres")]
 pub use pg_ledger::{LEDGER_COMPONENT, LEDGER_SCHEMA_VERSION, PgLedger, PgLedgerOptions};

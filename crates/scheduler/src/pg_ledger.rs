@@ -2,11 +2,10 @@
 //! delivery so that one node at a time runs it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use liveramp_postgres::postgres::Transaction;
@@ -14,8 +13,8 @@ use liveramp_postgres::{Migration, Pool, PoolOptions};
 
 use crate::Error;
 use crate::ledger::{
-    Begin, Claim, DeliveredRecord, DeliveryId, Entry, Event, Ledger, Outcome, RunKey, RunStatus,
-    State, next_ledger_id, outcome_entry, stamp,
+    Begin, Claim, DeliveredRecord, DeliveryId, Entry, Event, Fence, LeaseState, Ledger, Outcome,
+    RunKey, RunStatus, State, next_ledger_id, outcome_entry, stamp,
 };
 
 /// The component name of the ledger's schema in the `liveramp_schema` table.
@@ -218,25 +217,38 @@ impl PgLedger {
         Ok(())
     }
 
+    /// How long after sending a renewal (or the claim) this node may act on the lease: the
+    /// lease less a quarter, the margin for a renewal's own time and for clocks that do not
+    /// tick at exactly the same rate.
+    fn acting_time(&self) -> Duration {
+        self.options.lease - self.options.lease / 4
+    }
+
     /// Starts the thread that renews the lease `token` of `delivery` until the lease is dropped,
     /// then releases it (unless lost).
-    fn keep(&self, delivery: &DeliveryId, token: i64) -> Result<Lease, Error> {
+    fn keep(
+        &self,
+        delivery: &DeliveryId,
+        token: i64,
+        state: Arc<LeaseState>,
+    ) -> Result<Lease, Error> {
+        let acting = self.acting_time();
         let (stop, stopped) = channel::<()>();
         let pool = self.pool.clone();
         let d = delivery.clone();
         let lease = millis(self.options.lease);
         let every = self.options.renew_every;
         let tokens = Arc::clone(&self.tokens);
-        let lost = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("ledger-lease".to_owned())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    if lost.load(Ordering::Relaxed) {
+                    if state.lost.load(std::sync::atomic::Ordering::SeqCst) {
                         continue;
                     }
                     // A failed renewal (database briefly away) is tried again next time; the
                     // lease lasts three renewals.
+                    let sent = Instant::now();
                     if let Ok(mut conn) = pool.get() {
                         match conn.execute(
                             "UPDATE ledger_leases
@@ -246,16 +258,17 @@ impl PgLedger {
                             &[&d.configuration, &d.audience, &d.data_type, &token, &lease],
                         ) {
                             Ok(0) => {
-                                lost.store(true, Ordering::Relaxed);
+                                state.lose();
                                 tracing::warn!(delivery = %d, "the lease was taken over");
                             }
-                            Ok(_) => {}
+                            Ok(_) => state.extend(sent + acting),
                             Err(e) => {
                                 tracing::warn!(delivery = %d, error = %pool.error(&e), "lease renewal failed");
                             }
                         }
                     }
                 }
+                state.lose();
                 // Released: another node may claim at once (an attempt without outcome is then
                 // recorded as interrupted).
                 if let Ok(mut conn) = pool.get() {
@@ -283,6 +296,8 @@ impl Ledger for PgLedger {
     fn begin(&self, key: &RunKey, at: DateTime<Utc>, force: bool) -> Result<Begin, Error> {
         let at = stamp(at);
         let d = &key.delivery;
+        // The lease runs from the database's clock at the claim, which is after this.
+        let asked = Instant::now();
         let mut conn = self.pool.get().map_err(Error::Database)?;
         let mut tx = conn.transaction().map_err(self.pg())?;
         tx.execute(
@@ -334,14 +349,12 @@ impl Ledger for PgLedger {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(d.clone(), token);
-        let lease = self.keep(d, token)?;
-        Ok(Begin::Claimed(Claim::new(
-            key.clone(),
-            attempt,
-            force,
-            self.id,
-            lease,
-        )))
+        let state = LeaseState::new(asked + self.acting_time());
+        let lease = self.keep(d, token, Arc::clone(&state))?;
+        Ok(Begin::Claimed(
+            Claim::new(key.clone(), attempt, force, self.id, lease)
+                .with_fence(Fence::leased(key, state)),
+        ))
     }
 
     fn finish(&self, claim: Claim, at: DateTime<Utc>, outcome: Outcome) -> Result<(), Error> {
@@ -421,5 +434,9 @@ impl Ledger for PgLedger {
         let mut state = State::default();
         state.apply(entry);
         Ok(state.last_delivered(delivery))
+    }
+
+    fn leases(&self) -> bool {
+        true
     }
 }

@@ -198,3 +198,64 @@ fn an_unreachable_database_is_a_transient_error() {
     a.finish(claim, at(2), Outcome::Delivered(delivered()))
         .unwrap();
 }
+
+/// The fence of a claim whose lease runs out fails before any other node can claim the
+/// delivery: whoever checks it before each write has stopped writing by the time another node
+/// may start. Ordering only, no timing: the holder counts from before its claim was sent, the
+/// database from when it committed it.
+#[test]
+fn a_lapsing_lease_fences_its_holder_before_another_node_can_claim() {
+    let pg = PgCluster::start();
+    let url = pg.create_db("ledger");
+    // `a` never renews within its 1 s lease: a node paused (a long GC, a frozen VM) or cut
+    // off from the database.
+    let a = PgLedger::open(&url, options("a", 1_000, 60_000)).unwrap();
+    let b = PgLedger::open(&url, options("b", 1_000, 250)).unwrap();
+    assert!(a.leases() && b.leases());
+    let stale = claimed(a.begin(&key(), at(0), false).unwrap());
+    let fence = stale.fence();
+    assert!(fence.is_lease());
+    assert!(fence.is_held(), "held right after the claim");
+    fence.check().unwrap();
+    let mut fence_failed_first = false;
+    let fresh = loop {
+        let held_before = fence.is_held();
+        match b.begin(&key(), at(1), false).unwrap() {
+            Begin::Claimed(c) => {
+                assert!(!held_before, "b claimed while a's fence still let a write");
+                break c;
+            }
+            Begin::Busy => fence_failed_first |= !held_before,
+            other => panic!("{other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        fence_failed_first,
+        "a's fence failed while b was still refused (the safety margin)"
+    );
+    let e = fence.check().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the lease on acme/30001/pii on 2026-12-01 was lost (it expired and another node took \
+         the delivery over): this node's outcome is not recorded; the other node's is"
+    );
+    // b's own fence holds while it renews, long past the lease.
+    let own = fresh.fence();
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert!(own.is_held(), "renewals keep the fence");
+    b.finish(fresh, at(2), Outcome::Delivered(delivered()))
+        .unwrap();
+    assert!(!own.is_held(), "a finished claim holds nothing");
+    drop(stale);
+}
+
+#[test]
+fn a_claim_of_a_ledger_on_one_machine_is_never_fenced() {
+    let ledger = liveramp_scheduler::MemoryLedger::new();
+    assert!(!ledger.leases());
+    let claim = claimed(ledger.begin(&key(), at(0), false).unwrap());
+    let fence = claim.fence();
+    assert!(!fence.is_lease() && fence.is_held());
+    fence.check().unwrap();
+}
