@@ -41,8 +41,17 @@ pub(crate) fn nightly(connector: &Connector, name: &str) -> Result<(), Failure> 
     plan.catch_up = settings.catch_up;
     plan.max_attempts = settings.max_attempts;
     refresh_plan(connector, &mut plan);
+    // A night another node holds is looked at again after the longest sleep: with a shared
+    // ledger, no later than a lease, so that a dead node's night is taken over soon after its
+    // lease runs out.
+    let max_sleep = match &connector.config().store {
+        Some(store) if store.url_env.is_some() => {
+            MAX_SLEEP.min(store.lease.max(Duration::from_secs(1)))
+        }
+        _ => MAX_SLEEP,
+    };
     let options = RunnerOptions {
-        max_sleep: MAX_SLEEP,
+        max_sleep,
         retry_delay: Duration::from_secs(u64::from(settings.retry_delay_minutes) * 60),
     };
     let clock = SystemClock;

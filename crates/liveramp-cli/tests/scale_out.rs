@@ -2,6 +2,8 @@
 //! processes against a throw-away cluster: a stream posted to both at random ends as the
 //! reference model says; at the night each file is delivered exactly once (the ledger and the
 //! destination folder agree); the database restarted mid-ingest loses nothing acknowledged;
+//! a node `kill -9`ed mid-delivery leaves the night to the other; a node paused past its lease
+//! mid-upload writes nothing more once it runs again; TLS to the database where the URL asks;
 //! `liveramp check` names the database and its schema version, never the password.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -369,4 +371,247 @@ fn serve_and_check_reach_a_database_that_demands_tls() {
          WHERE datname = 'connector'",
     );
     assert_eq!(connections, "t", "only encrypted connections to the store");
+}
+
+/// Fills the shared store with a large audience (so that a delivery lasts long enough to be
+/// interrupted) with `liveramp ingest`, and returns the two nodes' configurations for a night
+/// a few seconds from now, with the time of that night.
+fn large_audience_and_a_night_soon(
+    dir: &Path,
+    out: &Path,
+    db: &str,
+    ports: (u16, u16),
+) -> (PathBuf, PathBuf, chrono::DateTime<chrono::Utc>) {
+    let s = stream(&StreamOptions {
+        members: 150_000,
+        profiles_per_message: 100,
+        api_key: KEY.to_owned(),
+        // Connected minutes ago: tonight is the first night due.
+        start_ms: (chrono::Utc::now() - chrono::TimeDelta::minutes(10)).timestamp_millis(),
+        ..StreamOptions::default()
+    });
+    let input = dir.join("stream.ndjson");
+    fs::write(&input, s.lines.join("\n") + "\n").unwrap();
+    let ingest_config = config(&dir.join("ingest"), out, free_port(), &quiet_time());
+    let done = liveramp!()
+        .args(["ingest", "--config"])
+        .arg(&ingest_config)
+        .arg(&input)
+        .env(URL_ENV, db)
+        .output()
+        .unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    let at = chrono::Utc::now() + chrono::TimeDelta::seconds(6);
+    let time = at.format("%H:%M:%S").to_string();
+    let ca = config(&dir.join("a"), out, ports.0, &time);
+    let cb = config(&dir.join("b"), out, ports.1, &time);
+    (ca, cb, at)
+}
+
+/// The node holding a live lease (a delivery in progress), once one does: its pid.
+fn holder_of_a_live_lease(pg: &PgCluster) -> u32 {
+    let mut holder = String::new();
+    assert!(
+        wait_until(Duration::from_secs(60), Duration::from_millis(2), || {
+            holder = pg.psql(
+                "connector",
+                "SELECT holder FROM ledger_leases WHERE expires_at > clock_timestamp() LIMIT 1",
+            );
+            !holder.is_empty()
+        }),
+        "no delivery started"
+    );
+    holder.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Each file's name, size and SHA-256 in `dir`.
+fn digests(dir: &Path) -> BTreeSet<(String, u64, String)> {
+    files_in(dir)
+        .into_iter()
+        .map(|name| {
+            let bytes = fs::read(dir.join(&name)).unwrap();
+            let sha = liveramp_test_support::files::sha256(&bytes);
+            (name, bytes.len() as u64, sha)
+        })
+        .collect()
+}
+
+/// What the ledger says was delivered: each file's name, size and SHA-256.
+fn delivered_in_ledger(pg: &PgCluster) -> BTreeSet<(String, u64, String)> {
+    pg.psql(
+        "connector",
+        "SELECT f->>'name' || '|' || (f->>'bytes') || '|' || (f->>'sha256') \
+         FROM ledger_entries, json_array_elements(line::json->'files') AS f \
+         WHERE event = 'delivered'",
+    )
+    .lines()
+    .map(|l| {
+        let mut p = l.split('|');
+        (
+            p.next().unwrap().to_owned(),
+            p.next().unwrap().parse().unwrap(),
+            p.next().unwrap().to_owned(),
+        )
+    })
+    .collect()
+}
+
+fn expected_files(at: chrono::DateTime<chrono::Utc>) -> BTreeSet<String> {
+    let today = at.date_naive();
+    ["30001", "30002"]
+        .iter()
+        .flat_map(|a| {
+            ["D", "PII"]
+                .iter()
+                .map(move |t| format!("3242_{a}-{t}_{today}.csv"))
+        })
+        .collect()
+}
+
+fn signal(pid: u32, name: &str) {
+    let done = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(done.success());
+}
+
+#[test]
+fn a_node_killed_mid_delivery_leaves_the_night_to_the_other() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (pa, pb) = (free_port(), free_port());
+    let (ca, cb, at) = large_audience_and_a_night_soon(dir.path(), &out, &db, (pa, pb));
+    let a = start(&ca, pa, &db);
+    let b = start(&cb, pb, &db);
+    let pid = holder_of_a_live_lease(&pg);
+    signal(pid, "KILL");
+    let (killed, survivor) = if pid == a.child.id() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert_eq!(killed.child.id(), pid);
+    // Killed in the middle: the run it held has started and has no outcome.
+    let open = pg.psql(
+        "connector",
+        "SELECT count(*) FROM ledger_leases l WHERE expires_at > clock_timestamp() AND NOT \
+         EXISTS (SELECT 1 FROM ledger_entries e WHERE e.audience = l.audience AND \
+         e.data_type = l.data_type AND e.event <> 'started')",
+    );
+    assert_ne!(open, "0", "the node was killed while delivering");
+
+    let expected = expected_files(at);
+    assert!(
+        wait_until(Duration::from_secs(90), Duration::from_millis(100), || {
+            expected.is_subset(&files_in(&out))
+        }),
+        "{:?}\n--- survivor:\n{}",
+        files_in(&out),
+        survivor.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        files_in(&out),
+        expected,
+        "exactly these files, no temporary ones"
+    );
+    // The ledger and the destination agree, one delivery per file; the killed attempt is
+    // recorded as interrupted by the node that took over.
+    assert_eq!(delivered_in_ledger(&pg), digests(&out));
+    assert_eq!(
+        pg.psql(
+            "connector",
+            "SELECT count(*) FROM ledger_entries WHERE event = 'delivered'"
+        ),
+        "4"
+    );
+    let interrupted = pg.psql(
+        "connector",
+        "SELECT count(*) FROM ledger_entries WHERE event = 'failed' AND \
+         line::json->>'error' LIKE 'interrupted: attempt 1%'",
+    );
+    assert_ne!(interrupted, "0", "{}", survivor.stderr());
+}
+
+/// A node paused in the middle of an upload for longer than its lease (a frozen VM, a long
+/// stall) loses the delivery to the other node, and once it runs again it writes nothing more
+/// to the destination and publishes nothing: the other node's files stay as they were.
+#[test]
+fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("connector");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (pa, pb) = (free_port(), free_port());
+    let (ca, cb, at) = large_audience_and_a_night_soon(dir.path(), &out, &db, (pa, pb));
+    let a = start(&ca, pa, &db);
+    let b = start(&cb, pb, &db);
+    let pid = holder_of_a_live_lease(&pg);
+    signal(pid, "STOP");
+    let (paused, other) = if pid == a.child.id() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    let expected = expected_files(at);
+    let delivered = wait_until(Duration::from_secs(90), Duration::from_millis(100), || {
+        expected.is_subset(&files_in(&out))
+    });
+    if !delivered {
+        signal(pid, "CONT");
+    }
+    assert!(
+        delivered,
+        "{:?}\n--- other:\n{}",
+        files_in(&out),
+        other.stderr()
+    );
+    // The other node is done; let it settle, then wake the paused one.
+    std::thread::sleep(Duration::from_secs(2));
+    let before = digests(&out);
+    let listing: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name(),
+                std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap()),
+            )
+        })
+        .collect();
+    signal(pid, "CONT");
+    assert!(
+        wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+            paused.stderr().contains("was lost")
+        }),
+        "the woken node noticed: {}",
+        paused.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(digests(&out), before, "nothing rewritten");
+    let after: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name(),
+                std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(after, listing, "nothing published again or created");
+    assert_eq!(files_in(&out), expected);
+    assert_eq!(delivered_in_ledger(&pg), before);
+    assert_eq!(
+        pg.psql(
+            "connector",
+            "SELECT count(*) FROM ledger_entries WHERE event = 'delivered'"
+        ),
+        "4",
+        "{}",
+        paused.stderr()
+    );
 }

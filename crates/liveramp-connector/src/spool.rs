@@ -16,6 +16,7 @@ use tracing::warn;
 use crate::error::Error;
 use crate::error_chain;
 use crate::stream::StreamedPart;
+use liveramp_scheduler::Fence;
 
 /// Where a delivery builds its parts: a folder, and whether under the hidden temporary names
 /// (`.NAME.part`, in the destination's own folder, published by a rename) or under their own
@@ -187,6 +188,8 @@ pub(crate) struct SpoolSink<'k> {
     pub(crate) key: Option<&'k RecipientKey>,
     /// Stream each part, while it is built, over a new session of this transport.
     pub(crate) stream_from: Option<&'k Mutex<Box<dyn Transport>>>,
+    /// The claim's fence, checked before each block streamed and before the commit.
+    pub(crate) fence: Option<Fence>,
 }
 
 impl PartSink for SpoolSink<'_> {
@@ -209,7 +212,7 @@ impl PartSink for SpoolSink<'_> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .new_session();
             match session {
-                Ok(session) => StreamedPart::start(session, name.as_str()),
+                Ok(session) => StreamedPart::start(session, name.as_str(), self.fence.clone()),
                 Err(e) => StreamedPart::failed(error_chain(&e)),
             }
         });

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use liveramp_transport::{Receipt, Transport};
+use liveramp_scheduler::Fence;
+use liveramp_transport::{Receipt, Transport, UploadStream};
 
 use crate::error_chain;
 
@@ -30,14 +31,22 @@ pub(crate) struct StreamedPart {
 impl StreamedPart {
     /// Starts streaming `name` over `session` (a transport session of its own) on a new
     /// thread.
-    pub(crate) fn start(session: Box<dyn Transport>, name: &str) -> StreamedPart {
+    ///
+    /// With a `fence` (a claim that is a lease), each block is written and the part committed
+    /// only while the fence holds; once it fails the upload stops where it is and its
+    /// temporary file is left alone (the node that took the delivery over may be writing it).
+    pub(crate) fn start(
+        session: Box<dyn Transport>,
+        name: &str,
+        fence: Option<Fence>,
+    ) -> StreamedPart {
         let (tx, rx) = sync_channel::<Feed>(2);
         let (result_tx, result) = sync_channel(1);
         let name = name.to_owned();
         let spawned = std::thread::Builder::new()
             .name("liveramp-upload".to_owned())
             .spawn(move || {
-                let outcome = stream_part(session, &name, &rx);
+                let outcome = stream_part(session, &name, &rx, fence.as_ref());
                 if let Some(outcome) = outcome {
                     let _ = result_tx.send(outcome);
                 }
@@ -109,14 +118,23 @@ fn stream_part(
     mut transport: Box<dyn Transport>,
     name: &str,
     rx: &Receiver<Feed>,
+    fence: Option<&Fence>,
 ) -> Option<Result<Receipt, String>> {
     let outcome = {
+        if let Some(lost) = lease_lost(fence) {
+            return Some(Err(lost));
+        }
         let mut stream = match transport.begin(name) {
             Ok(s) => s,
             Err(e) => return Some(Err(error_chain(&e))),
         };
         loop {
-            match rx.recv() {
+            let feed = rx.recv();
+            if let (Ok(_), Some(lost)) = (&feed, lease_lost(fence)) {
+                abandon(stream);
+                break Some(Err(lost));
+            }
+            match feed {
                 Ok(Feed::Data(data)) => {
                     if let Err(e) = stream.write_all(&data) {
                         let detail = stream
@@ -136,4 +154,21 @@ fn stream_part(
     };
     let _ = transport.close();
     outcome
+}
+
+/// Why the part must not be written any more, if the claim's lease was lost.
+pub(crate) fn lease_lost(fence: Option<&Fence>) -> Option<String> {
+    let fence = fence?;
+    fence.check().err().map(|e| {
+        format!(
+            "{e}; the upload was stopped and its temporary file left to the node now holding it"
+        )
+    })
+}
+
+/// Stops an upload without removing its temporary file: after a lost lease the name belongs to
+/// the node that took the delivery over. The stream's handle is leaked on purpose (dropping it
+/// would remove the file); this happens once per lost lease.
+fn abandon(stream: Box<dyn UploadStream + '_>) {
+    std::mem::forget(stream);
 }

@@ -397,7 +397,6 @@ impl Claim {
 
     /// The claim with `fence` instead of one that never fails (for [`Ledger`]
     /// implementations with leases).
-    #[must_use]
     pub fn with_fence(mut self, fence: Fence) -> Self {
         self.fence = fence;
         self

@@ -221,7 +221,7 @@ impl PgLedger {
     /// lease less a quarter, the margin for a renewal's own time and for clocks that do not
     /// tick at exactly the same rate.
     fn acting_time(&self) -> Duration {
-        self.options.lease - self.options.lease / 4
+        self.options.lease.saturating_sub(self.options.lease / 4)
     }
 
     /// Starts the thread that renews the lease `token` of `delivery` until the lease is dropped,

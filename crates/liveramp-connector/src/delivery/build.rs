@@ -58,6 +58,7 @@ pub(crate) fn build<'k>(
             workspace: publisher.workspace().clone(),
             key: publisher.key(),
             stream_from: publisher.stream_from(planned.data_type, selected),
+            fence: planned.claim.as_ref().map(liveramp_scheduler::Claim::fence),
         };
         let writer_options = WriterOptions {
             limits: Limits::default(),

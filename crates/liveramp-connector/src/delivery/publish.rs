@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::Utc;
 use liveramp_encrypt::RecipientKey;
 use liveramp_file_format::{DataType, FileName, FileSummary};
-use liveramp_scheduler::{Begin, DeliveredRecord, Ledger, Outcome, RunKey};
+use liveramp_scheduler::{Begin, Claim, DeliveredRecord, Fence, Ledger, Outcome, RunKey};
 use liveramp_transport::Transport;
 use tracing::{info, info_span, warn};
 
@@ -27,7 +27,7 @@ use crate::error_chain;
 use crate::options::DeliverOptions;
 use crate::report::{FileStatus, Report};
 use crate::spool::{Spooled, Workspace, create_private_dir};
-use crate::stream::StreamedPart;
+use crate::stream::{StreamedPart, lease_lost};
 
 /// How many rows of each file a dry run previews (besides the header).
 const PREVIEW_ROWS: usize = 5;
@@ -142,6 +142,10 @@ impl<'c> Delivery<'c> {
             .transport_guard()
             .staging_dir()
             .map(Path::to_path_buf);
+        // A shared ledger's claims are leases that can be lost while held: a file built in
+        // place under the shared temporary name could then be touched by two nodes, so it is
+        // built in the private spool and uploaded (each block only while the lease holds).
+        let staging = staging.filter(|_| !connector.ledger.leases());
         let staged = staging.is_some();
         let workspace = match staging {
             Some(dir) => Workspace { dir, hidden: true },
@@ -164,10 +168,14 @@ impl<'c> Delivery<'c> {
         &self,
         summary: &FileSummary<Spooled>,
         report: &mut crate::report::FileReport,
+        fence: Option<&Fence>,
     ) -> Result<(), String> {
         for (part, out) in summary.parts.iter().zip(report.parts.iter_mut()) {
             let started = Instant::now();
             let name = part.name.as_str();
+            if let Some(lost) = lease_lost(fence) {
+                return Err(lost);
+            }
             if self.staged {
                 let receipt = self
                     .connector
@@ -195,6 +203,8 @@ impl<'c> Delivery<'c> {
                     .map(StreamedPart::commit);
                 let (receipt, earlier) = match streamed {
                     Some(Ok(receipt)) => (receipt, 0),
+                    // Not uploaded again by a node that no longer holds the delivery.
+                    Some(Err(e)) if lease_lost(fence).is_some() => return Err(e),
                     other => {
                         let earlier = match other {
                             Some(Err(e)) => {
@@ -203,11 +213,12 @@ impl<'c> Delivery<'c> {
                             }
                             _ => 0,
                         };
-                        let receipt = self
-                            .connector
-                            .transport_guard()
-                            .upload_file(&part.output.path, name)
-                            .map_err(|e| format!("uploading {name} failed: {}", error_chain(&e)))?;
+                        let receipt = upload_fenced(
+                            &mut **self.connector.transport_guard(),
+                            &part.output.path,
+                            name,
+                            fence,
+                        )?;
                         (receipt, earlier)
                     }
                 };
@@ -226,6 +237,59 @@ impl<'c> Delivery<'c> {
             report.attempts = report.attempts.max(out.attempts);
         }
         Ok(())
+    }
+}
+
+/// Uploads a spooled part (retried per policy). With a `fence`, every block is sent, and the
+/// upload allowed to publish, only while the claim's lease holds.
+fn upload_fenced(
+    transport: &mut dyn Transport,
+    path: &Path,
+    name: &str,
+    fence: Option<&Fence>,
+) -> Result<liveramp_transport::Receipt, String> {
+    let failed =
+        |e: &liveramp_transport::Error| format!("uploading {name} failed: {}", error_chain(e));
+    let Some(fence) = fence.filter(|f| f.is_lease()) else {
+        return transport.upload_file(path, name).map_err(|e| failed(&e));
+    };
+    let mut lost = None;
+    let mut read_error = None;
+    let result = transport.upload_with(name, &mut |out| {
+        let mut check = || match lease_lost(Some(fence)) {
+            Some(message) => {
+                lost = Some(message);
+                Err(io::Error::other("the lease was lost"))
+            }
+            None => Ok(()),
+        };
+        check()?;
+        let mut file = File::open(path).inspect_err(|e| read_error = Some(e.to_string()))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match io::Read::read(&mut file, &mut buf) {
+                // Last look before the transport commits (renames) what was written.
+                Ok(0) => return check(),
+                Ok(n) => {
+                    check()?;
+                    out.write_all(&buf[..n])?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    read_error = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+    });
+    match (result, lost, read_error) {
+        (Ok(receipt), _, _) => Ok(receipt),
+        (Err(_), Some(lost), _) => Err(lost),
+        (Err(_), None, Some(detail)) => Err(format!(
+            "uploading {name} failed: cannot read {} ({detail})",
+            path.display()
+        )),
+        (Err(e), None, None) => Err(failed(&e)),
     }
 }
 
@@ -330,7 +394,8 @@ impl Publisher for Delivery<'_> {
             });
         }
         let upload_started = Instant::now();
-        match self.publish_parts(&file.summary, &mut file.planned.report) {
+        let fence = file.planned.claim.as_ref().map(Claim::fence);
+        match self.publish_parts(&file.summary, &mut file.planned.report, fence.as_ref()) {
             Ok(()) => {
                 file.guard.0.clear();
                 file.planned.report.upload_ms = record::millis(upload_started);

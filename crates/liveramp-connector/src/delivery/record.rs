@@ -47,10 +47,15 @@ pub(crate) fn finish(
     outcome: Outcome,
 ) -> Result<(), Error> {
     match claim {
-        Some(claim) => connector
-            .ledger
-            .finish(claim, Utc::now(), outcome)
-            .map_err(|source| connector.ledger_error(source)),
+        Some(claim) => match connector.ledger.finish(claim, Utc::now(), outcome) {
+            // Another node took the delivery over: its outcome is the one that counts, and the
+            // other files of this night go on.
+            Err(e @ liveramp_scheduler::Error::LeaseLost { .. }) => {
+                tracing::warn!("{e}");
+                Ok(())
+            }
+            other => other.map_err(|source| connector.ledger_error(source)),
+        },
         None => Ok(()),
     }
 }
