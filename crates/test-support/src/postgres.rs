@@ -16,6 +16,7 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     port: u16,
     running: bool,
+    durable: bool,
 }
 
 /// The newest `/usr/lib/postgresql/*/bin` holding `initdb`.
@@ -106,6 +107,7 @@ impl PgCluster {
             dir,
             port: crate::net::free_port(),
             running: false,
+            durable: false,
         };
         cluster.start_again();
         cluster
@@ -203,11 +205,26 @@ impl PgCluster {
         self.dir.path().join("ca.pem")
     }
 
+    /// A cluster for measurements: `fsync` on (every commit durable, as in production), 256 MB
+    /// of shared buffers.
+    pub fn start_durable() -> PgCluster {
+        let mut cluster = PgCluster::start();
+        cluster.stop();
+        cluster.durable = true;
+        cluster.start_again();
+        cluster
+    }
+
     /// Starts the stopped cluster again, on the same port.
     pub fn start_again(&mut self) {
+        let settings = if self.durable {
+            "-c shared_buffers=256MB -c max_wal_size=4GB"
+        } else {
+            // Tests: nothing needs to survive the machine.
+            "-c fsync=off -c shared_buffers=32MB"
+        };
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 \
-             -c shared_buffers=32MB",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 {settings}",
             self.port,
             self.dir.path().display()
         );

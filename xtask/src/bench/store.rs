@@ -6,6 +6,8 @@
 //! 6. `liveramp members` of that audience: a snapshot, streamed, members per second;
 //! 7. `liveramp run` from the store (snapshot -> files), local folder, encryption on: the same
 //!    delivery as scenario 3 from the store instead of the NDJSON file;
+//! 5-7 again with the store on PostgreSQL (a throw-away cluster started here, `fsync` on; the
+//!    server's own CPU is not in the figures, which are the client's);
 //! 8. `liveramp serve` under load: `CLIENTS` real HTTP clients (ureq) posting the same messages
 //!    concurrently to the real endpoint, every 2xx durable; changes/s, p50/p99 request latency,
 //!    the server's CPU and peak RSS (from `/proc`).
@@ -41,6 +43,18 @@ pub(super) struct StoreResults {
     stream_bytes: u64,
     store_bytes: u64,
     serve: Option<ServeResults>,
+    /// Scenarios 5-7 on PostgreSQL, or why they were skipped.
+    pg: std::result::Result<PgResults, String>,
+}
+
+/// Scenarios 5-7 on a PostgreSQL store (a throw-away cluster on this machine, fsync on).
+struct PgResults {
+    version: String,
+    ingest: Measured,
+    snapshot: Measured,
+    delivery: Measured,
+    delivered: u64,
+    database_bytes: u64,
 }
 
 struct ServeResults {
@@ -54,6 +68,16 @@ struct ServeResults {
 /// The configuration of scenarios 5-8: a store, no `[[audiences]]` (the store's connected
 /// audience is delivered), the same file settings as scenario 3; with `server`, a `[server]`.
 fn store_config(dir: &Path, key: &Path, server: Option<(u16, u16)>) -> Result<PathBuf> {
+    store_config_with(dir, key, server, "path = \"state/audiences.sqlite\"\n")
+}
+
+/// [`store_config`] with `store` as the `[store]` section's body.
+fn store_config_with(
+    dir: &Path,
+    key: &Path,
+    server: Option<(u16, u16)>,
+    store: &str,
+) -> Result<PathBuf> {
     let server = server.map_or_else(String::new, |(port, admin)| {
         format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n")
     });
@@ -63,7 +87,7 @@ fn store_config(dir: &Path, key: &Path, server: Option<(u16, u16)>) -> Result<Pa
          state_dir = \"state\"\n\
          \n\
          [store]\n\
-         path = \"state/audiences.sqlite\"\n\
+         {store}\
          {server}\
          \n\
          [directory]\n\
@@ -184,6 +208,11 @@ pub(super) fn run(
 
     // 8. serve under load.
     let serve = serve_load(exe, run_dir, key, &stream)?;
+    // 5-7 on PostgreSQL.
+    let pg = postgres_scenarios(exe, run_dir, key, &stream);
+    if let Err(why) = &pg {
+        println!("\n==> scenarios 5-7 on PostgreSQL skipped: {why}");
+    }
     let _ = fs::remove_file(&stream);
     Ok(StoreResults {
         rows,
@@ -194,7 +223,136 @@ pub(super) fn run(
         stream_bytes,
         store_bytes,
         serve: Some(serve),
+        pg,
     })
+}
+
+/// Why PostgreSQL cannot be measured here, if it cannot.
+fn postgres_missing() -> Option<String> {
+    let initdb = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("bin/initdb").is_file());
+    if !initdb {
+        return Some("PostgreSQL is not installed (apt-get install postgresql)".to_owned());
+    }
+    if !super::is_root() {
+        return Some(
+            "the throw-away cluster runs as the postgres user, which needs root".to_owned(),
+        );
+    }
+    None
+}
+
+/// `liveramp ARGS` with the database URL in its environment (through `env`, so that `measure`
+/// times `liveramp` itself).
+fn liveramp_on(exe: &Path, url: &str, args: &[OsString]) -> (OsString, Vec<OsString>) {
+    let mut all: Vec<OsString> = vec![format!("LIVERAMP_DATABASE_URL={url}").into(), exe.into()];
+    all.extend(args.iter().cloned());
+    ("/usr/bin/env".into(), all)
+}
+
+/// Scenarios 5-7 with the store on PostgreSQL 15 (a cluster started here, `fsync` on).
+fn postgres_scenarios(
+    exe: &Path,
+    run_dir: &Path,
+    key: &Path,
+    stream: &Path,
+) -> std::result::Result<PgResults, String> {
+    if let Some(why) = postgres_missing() {
+        return Err(why);
+    }
+    let cluster = liveramp_test_support::postgres::PgCluster::start_durable();
+    let url = cluster.create_db("bench");
+    let version = cluster.psql("bench", "SHOW server_version");
+    let dir = scenario_dir(run_dir, "5-7-postgres")?;
+    let config = store_config_with(
+        &dir,
+        key,
+        None,
+        "url_env = \"LIVERAMP_DATABASE_URL\"\npool_size = 4\nstatement_timeout = \"600s\"\n",
+    )?;
+    let ingest = measure(
+        "scenario 5 on PostgreSQL: liveramp ingest of the stream file",
+        &liveramp_on(
+            exe,
+            &url,
+            &[
+                "ingest".into(),
+                "--config".into(),
+                config.clone().into(),
+                stream.into(),
+            ],
+        ),
+        Some(&dir),
+    )?;
+    let database_bytes = cluster
+        .psql("bench", "SELECT pg_database_size('bench')")
+        .parse()
+        .unwrap_or(0);
+    let snapshot = measure(
+        "scenario 6 on PostgreSQL: liveramp members (a snapshot)",
+        &liveramp_on(
+            exe,
+            &url,
+            &[
+                "members".into(),
+                "--config".into(),
+                config.clone().into(),
+                "--audience".into(),
+                AUDIENCE.0.to_string().into(),
+            ],
+        ),
+        None,
+    )?;
+    let report_path = dir.join("report.json");
+    let _ = fs::remove_dir_all(dir.join("out"));
+    let delivery = measure(
+        "scenario 7 on PostgreSQL: liveramp run from the store, encrypted",
+        &liveramp_on(
+            exe,
+            &url,
+            &[
+                "run".into(),
+                "--config".into(),
+                config.into(),
+                "--date".into(),
+                super::RUN_DATE.into(),
+                "--force".into(),
+                "--report".into(),
+                report_path.clone().into(),
+            ],
+        ),
+        Some(&dir),
+    )?;
+    let delivered = delivered_members(&report_path, "scenario 7 on PostgreSQL")?;
+    let _ = fs::remove_dir_all(dir.join("out"));
+    Ok(PgResults {
+        version,
+        ingest,
+        snapshot,
+        delivery,
+        delivered,
+        database_bytes,
+    })
+}
+
+/// The members of a delivery's report, once every file of it was delivered.
+fn delivered_members(report_path: &Path, what: &str) -> Result<u64> {
+    let text = fs::read_to_string(report_path).map_err(|e| io_error("read", report_path, &e))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a report: {e}", report_path.display()))?;
+    let audience = &report[0];
+    for file in audience["files"].as_array().into_iter().flatten() {
+        if file["status"] != "delivered" {
+            return Err(format!(
+                "{what}: {} was not delivered ({}): {}",
+                file["name"], file["status"], file["error"]
+            ));
+        }
+    }
+    Ok(audience["members"].as_u64().unwrap_or(0))
 }
 
 /// `liveramp run` of the store audience (its state folder kept: the store is in it).
@@ -216,20 +374,9 @@ fn deliver_store(exe: &Path, config: &Path, dir: &Path) -> Result<(Measured, u64
         &liveramp(exe, &args),
         Some(dir),
     )?;
-    let text = fs::read_to_string(&report_path).map_err(|e| io_error("read", &report_path, &e))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a report: {e}", report_path.display()))?;
-    let audience = &report[0];
-    for file in audience["files"].as_array().into_iter().flatten() {
-        if file["status"] != "delivered" {
-            return Err(format!(
-                "scenario 7: {} was not delivered ({}): {}",
-                file["name"], file["status"], file["error"]
-            ));
-        }
-    }
+    let members = delivered_members(&report_path, "scenario 7")?;
     let _ = fs::remove_dir_all(dir.join("out"));
-    Ok((measured, audience["members"].as_u64().unwrap_or(0)))
+    Ok((measured, members))
 }
 
 /// `(utime + stime) seconds, VmHWM KiB` of a running process.
@@ -455,6 +602,54 @@ pub(super) fn report(md: &mut String, results: &StoreResults, scenario3_per_s: u
             m.cpu(),
             m.rss_mib()
         );
+    }
+    match &results.pg {
+        Ok(pg) => {
+            let _ = writeln!(
+                md,
+                "| 5. on PostgreSQL {} (fsync on): `liveramp ingest` | {} changes/s ({:.0}% of SQLite's) | {:.2} | {:.2} (client) | {:.1} (client) |",
+                pg.version,
+                thousands(per_second(n, pg.ingest.wall)),
+                100.0 * i.wall / pg.ingest.wall.max(1e-9),
+                pg.ingest.wall,
+                pg.ingest.cpu(),
+                pg.ingest.rss_mib()
+            );
+            let _ = writeln!(
+                md,
+                "| PostgreSQL database after scenario 5 (`pg_database_size`) | {} bytes/member | | | |",
+                thousands(pg.database_bytes / n.max(1))
+            );
+            let _ = writeln!(
+                md,
+                "| 6. on PostgreSQL: `liveramp members` | {} members/s ({:.0}% of SQLite's) | {:.2} | {:.2} (client) | {:.1} (client) |",
+                thousands(per_second(n, pg.snapshot.wall)),
+                100.0 * s.wall / pg.snapshot.wall.max(1e-9),
+                pg.snapshot.wall,
+                pg.snapshot.cpu(),
+                pg.snapshot.rss_mib()
+            );
+            let rate = per_second(pg.delivered, pg.delivery.wall);
+            let _ = writeln!(
+                md,
+                "| 7. on PostgreSQL: delivery from the store | {} members/s{} | {:.2} | {:.2} (client) | {:.1} (client) |",
+                thousands(rate),
+                if scenario3_per_s == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        " ({:.0}% of scenario 3)",
+                        100.0 * rate as f64 / scenario3_per_s as f64
+                    )
+                },
+                pg.delivery.wall,
+                pg.delivery.cpu(),
+                pg.delivery.rss_mib()
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(md, "| 5-7 on PostgreSQL | skipped: {why} | | | |");
+        }
     }
     if let Some(serve) = &results.serve {
         let _ = writeln!(
