@@ -124,21 +124,7 @@ fn a_shuffled_stream_with_repeats_is_delivered_as_the_model_says() {
     );
 
     // `members` prints exactly the model's snapshot, for every audience.
-    for info in model.audiences() {
-        let out = liveramp!()
-            .args(["members", "--config"])
-            .arg(&config_path)
-            .args(["--audience", &info.id.to_string()])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let expected: String = model.lines(info.id).iter().fold(String::new(), |mut t, l| {
-            t.push_str(l);
-            t.push('\n');
-            t
-        });
-        assert_eq!(text(&out.stdout), expected, "audience {}", info.id);
-    }
+    liveramp_test_support::serve::assert_members_are(|| liveramp!(), &config_path, &model);
 
     // `audiences --json` lists the store as the model says.
     let out = liveramp!()

@@ -18,8 +18,9 @@ use liveramp_test_support::config::TestConfig;
 use liveramp_test_support::files::wait_until;
 use liveramp_test_support::net::free_port;
 use liveramp_test_support::postgres::{PASSWORD, PgCluster};
+use liveramp_test_support::process::signal;
 use liveramp_test_support::sender::{post_all, post_all_spread};
-use liveramp_test_support::serve::{self, KEY, Serve};
+use liveramp_test_support::serve::{self, KEY, Serve, files_in, quiet_time};
 use liveramp_test_support::store_model::Model;
 use liveramp_test_support::stream::{StreamOptions, stream};
 use liveramp_test_support::{liveramp, text};
@@ -57,36 +58,12 @@ fn config(dir: &Path, out: &Path, port: u16, time: &str) -> PathBuf {
 }
 
 fn assert_store_is(config: &Path, db_url: &str, model: &Model) {
-    for info in model.audiences() {
-        let out = liveramp!()
-            .args(["members", "--config"])
-            .arg(config)
-            .args(["--audience", &info.id.to_string()])
-            .env(URL_ENV, db_url)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let expected: String = model.lines(info.id).iter().fold(String::new(), |mut t, l| {
-            t.push_str(l);
-            t.push('\n');
-            t
-        });
-        assert_eq!(text(&out.stdout), expected, "audience {}", info.id);
-    }
-}
-
-fn files_in(dir: &Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|e| {
-            e.map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn quiet_time() -> String {
-    let t = chrono::Utc::now() + chrono::TimeDelta::hours(12);
-    t.format("%H:%M:%S").to_string()
+    let with_database = || {
+        let mut command = liveramp!();
+        command.env(URL_ENV, db_url);
+        command
+    };
+    serve::assert_members_are(with_database, config, model);
 }
 
 #[test]
@@ -105,6 +82,7 @@ fn two_serve_nodes_on_one_database_behave_as_one_connector() {
     let s = stream(&StreamOptions {
         members: 600,
         api_key: KEY.to_owned(),
+        start_ms: connected_minutes_ago(),
         ..StreamOptions::default()
     });
     let sent = post_all_spread(
@@ -282,6 +260,7 @@ fn a_night_with_the_database_away_is_caught_up_when_it_returns() {
     let s = stream(&StreamOptions {
         members: 300,
         api_key: KEY.to_owned(),
+        start_ms: connected_minutes_ago(),
         ..StreamOptions::default()
     });
     let sent = post_all_spread(
@@ -373,6 +352,12 @@ fn serve_and_check_reach_a_database_that_demands_tls() {
     assert_eq!(connections, "t", "only encrypted connections to the store");
 }
 
+/// A stream start ten minutes ago: the audiences were connected today, so tonight is their
+/// first night (connected days ago, yesterday's night would be caught up as well).
+fn connected_minutes_ago() -> i64 {
+    (chrono::Utc::now() - chrono::TimeDelta::minutes(10)).timestamp_millis()
+}
+
 /// Fills the shared store with a large audience (so that a delivery lasts long enough to be
 /// interrupted) with `liveramp ingest`, and returns the two nodes' configurations for a night
 /// a few seconds from now, with the time of that night.
@@ -386,8 +371,7 @@ fn large_audience_and_a_night_soon(
         members: 150_000,
         profiles_per_message: 100,
         api_key: KEY.to_owned(),
-        // Connected minutes ago: tonight is the first night due.
-        start_ms: (chrono::Utc::now() - chrono::TimeDelta::minutes(10)).timestamp_millis(),
+        start_ms: connected_minutes_ago(),
         ..StreamOptions::default()
     });
     let input = dir.join("stream.ndjson");
@@ -406,6 +390,55 @@ fn large_audience_and_a_night_soon(
     let ca = config(&dir.join("a"), out, ports.0, &time);
     let cb = config(&dir.join("b"), out, ports.1, &time);
     (ca, cb, at)
+}
+
+/// Two nodes on one database with a large audience, caught in the middle of the night's
+/// delivery: `holder` is the pid of the node delivering.
+struct Night {
+    pg: PgCluster,
+    out: PathBuf,
+    at: chrono::DateTime<chrono::Utc>,
+    nodes: [Serve; 2],
+    holder: u32,
+    _dir: tempfile::TempDir,
+}
+
+impl Night {
+    fn in_the_middle_of_a_delivery() -> Night {
+        let pg = PgCluster::start();
+        let db = pg.create_db("connector");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let (pa, pb) = (free_port(), free_port());
+        let (ca, cb, at) = large_audience_and_a_night_soon(dir.path(), &out, &db, (pa, pb));
+        let nodes = [start(&ca, pa, &db), start(&cb, pb, &db)];
+        let holder = holder_of_a_live_lease(&pg);
+        assert!(nodes.iter().any(|n| n.child.id() == holder), "{holder}");
+        Night {
+            pg,
+            out,
+            at,
+            nodes,
+            holder,
+            _dir: dir,
+        }
+    }
+
+    /// The node delivering when caught.
+    fn holding(&self) -> &Serve {
+        self.nodes
+            .iter()
+            .find(|n| n.child.id() == self.holder)
+            .unwrap()
+    }
+
+    /// The other node.
+    fn other(&self) -> &Serve {
+        self.nodes
+            .iter()
+            .find(|n| n.child.id() != self.holder)
+            .unwrap()
+    }
 }
 
 /// The node holding a live lease (a delivery in progress), once one does: its pid.
@@ -468,32 +501,12 @@ fn expected_files(at: chrono::DateTime<chrono::Utc>) -> BTreeSet<String> {
         .collect()
 }
 
-fn signal(pid: u32, name: &str) {
-    let done = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(done.success());
-}
-
 #[test]
 fn a_node_killed_mid_delivery_leaves_the_night_to_the_other() {
-    let pg = PgCluster::start();
-    let db = pg.create_db("connector");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let (pa, pb) = (free_port(), free_port());
-    let (ca, cb, at) = large_audience_and_a_night_soon(dir.path(), &out, &db, (pa, pb));
-    let a = start(&ca, pa, &db);
-    let b = start(&cb, pb, &db);
-    let pid = holder_of_a_live_lease(&pg);
-    signal(pid, "KILL");
-    let (killed, survivor) = if pid == a.child.id() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
-    assert_eq!(killed.child.id(), pid);
+    let night = Night::in_the_middle_of_a_delivery();
+    let (pg, out, at) = (&night.pg, &night.out, night.at);
+    signal(night.holder, "KILL");
+    let survivor = night.other();
     // Killed in the middle: the run it held has started and has no outcome.
     let open = pg.psql(
         "connector",
@@ -506,21 +519,21 @@ fn a_node_killed_mid_delivery_leaves_the_night_to_the_other() {
     let expected = expected_files(at);
     assert!(
         wait_until(Duration::from_secs(90), Duration::from_millis(100), || {
-            expected.is_subset(&files_in(&out))
+            expected.is_subset(&files_in(out))
         }),
         "{:?}\n--- survivor:\n{}",
-        files_in(&out),
+        files_in(out),
         survivor.stderr()
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(
-        files_in(&out),
+        files_in(out),
         expected,
         "exactly these files, no temporary ones"
     );
     // The ledger and the destination agree, one delivery per file; the killed attempt is
     // recorded as interrupted by the node that took over.
-    assert_eq!(delivered_in_ledger(&pg), digests(&out));
+    assert_eq!(delivered_in_ledger(pg), digests(out));
     assert_eq!(
         pg.psql(
             "connector",
@@ -541,24 +554,13 @@ fn a_node_killed_mid_delivery_leaves_the_night_to_the_other() {
 /// to the destination and publishes nothing: the other node's files stay as they were.
 #[test]
 fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
-    let pg = PgCluster::start();
-    let db = pg.create_db("connector");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let (pa, pb) = (free_port(), free_port());
-    let (ca, cb, at) = large_audience_and_a_night_soon(dir.path(), &out, &db, (pa, pb));
-    let a = start(&ca, pa, &db);
-    let b = start(&cb, pb, &db);
-    let pid = holder_of_a_live_lease(&pg);
+    let night = Night::in_the_middle_of_a_delivery();
+    let (pg, out, at, pid) = (&night.pg, &night.out, night.at, night.holder);
     signal(pid, "STOP");
-    let (paused, other) = if pid == a.child.id() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
+    let (paused, other) = (night.holding(), night.other());
     let expected = expected_files(at);
     let delivered = wait_until(Duration::from_secs(90), Duration::from_millis(100), || {
-        expected.is_subset(&files_in(&out))
+        expected.is_subset(&files_in(out))
     });
     if !delivered {
         signal(pid, "CONT");
@@ -566,13 +568,13 @@ fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
     assert!(
         delivered,
         "{:?}\n--- other:\n{}",
-        files_in(&out),
+        files_in(out),
         other.stderr()
     );
     // The other node is done; let it settle, then wake the paused one.
     std::thread::sleep(Duration::from_secs(2));
-    let before = digests(&out);
-    let listing: Vec<_> = fs::read_dir(&out)
+    let before = digests(out);
+    let listing: Vec<_> = fs::read_dir(out)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
@@ -591,8 +593,8 @@ fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
         paused.stderr()
     );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(digests(&out), before, "nothing rewritten");
-    let after: Vec<_> = fs::read_dir(&out)
+    assert_eq!(digests(out), before, "nothing rewritten");
+    let after: Vec<_> = fs::read_dir(out)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
@@ -603,8 +605,8 @@ fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
         })
         .collect();
     assert_eq!(after, listing, "nothing published again or created");
-    assert_eq!(files_in(&out), expected);
-    assert_eq!(delivered_in_ledger(&pg), before);
+    assert_eq!(files_in(out), expected);
+    assert_eq!(delivered_in_ledger(pg), before);
     assert_eq!(
         pg.psql(
             "connector",

@@ -37,44 +37,14 @@ fn config(dir: &Path, port: u16, time: &str) -> PathBuf {
 
 /// What `liveramp members` prints for every audience of the model, against the model.
 fn assert_store_is(config: &Path, model: &Model) {
-    for info in model.audiences() {
-        let out = liveramp!()
-            .args(["members", "--config"])
-            .arg(config)
-            .args(["--audience", &info.id.to_string()])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let expected: String = model.lines(info.id).iter().fold(String::new(), |mut t, l| {
-            t.push_str(l);
-            t.push('\n');
-            t
-        });
-        assert_eq!(text(&out.stdout), expected, "audience {}", info.id);
-    }
-}
-
-fn files_in(dir: &Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|e| {
-            e.map(|e| e.unwrap().file_name().into_string().unwrap())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A time of day (UTC) far from now, so no night falls inside a test.
-fn quiet_time() -> String {
-    let t = chrono::Utc::now() + chrono::TimeDelta::hours(12);
-    t.format("%H:%M:%S").to_string()
+    serve::assert_members_are(|| liveramp!(), config, model);
 }
 
 #[test]
 fn kill_9_in_the_middle_of_a_stream_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = config(dir.path(), port, &quiet_time());
+    let config = config(dir.path(), port, &serve::quiet_time());
     let stream = stream(&StreamOptions {
         members: 6_000,
         profiles_per_message: 10,
@@ -259,14 +229,14 @@ fn a_night_inside_serve_delivers_each_connected_audience_once() {
         .collect();
     assert!(
         wait_until(Duration::from_secs(40), Duration::from_millis(100), || {
-            expected.is_subset(&files_in(&dir.path().join("out")))
+            expected.is_subset(&serve::visible_files_in(&dir.path().join("out")))
         }),
         "{:?}\n{}",
-        files_in(&dir.path().join("out")),
+        serve::visible_files_in(&dir.path().join("out")),
         serve.stderr()
     );
     std::thread::sleep(Duration::from_secs(2));
-    let files = files_in(&dir.path().join("out"));
+    let files = serve::visible_files_in(&dir.path().join("out"));
     assert!(
         files.iter().all(|f| !f.contains("31001")),
         "the disconnected audience gets no file: {files:?}"
@@ -395,7 +365,7 @@ fn kill_9_while_erasures_are_posted_leaves_each_whole_or_unanswered() {
     let t0: i64 = 1_795_737_600_000;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = config(dir.path(), port, &quiet_time());
+    let config = config(dir.path(), port, &serve::quiet_time());
 
     // Everyone in three audiences, through `liveramp ingest`.
     let mut lines: Vec<String> = AUDIENCES

@@ -168,3 +168,56 @@ pub fn get(url: &str, authorization: Option<&str>) -> Answer {
         body: response.body_mut().read_to_string().unwrap_or_default(),
     }
 }
+
+/// Asserts that `liveramp members --config CONFIG --audience ID` prints exactly the model's
+/// snapshot, for every audience of the model. `liveramp` makes the test's own command
+/// (`liveramp!()`, with whatever environment it needs, e.g. the database URL).
+pub fn assert_members_are(
+    liveramp: impl Fn() -> Command,
+    config: &Path,
+    model: &crate::store_model::Model,
+) {
+    for info in model.audiences() {
+        let out = liveramp()
+            .args(["members", "--config"])
+            .arg(config)
+            .args(["--audience", &info.id.to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", crate::text(&out.stderr));
+        let expected: String = model.lines(info.id).iter().fold(String::new(), |mut t, l| {
+            t.push_str(l);
+            t.push('\n');
+            t
+        });
+        assert_eq!(crate::text(&out.stdout), expected, "audience {}", info.id);
+    }
+}
+
+/// The names of the files in `dir`, hidden ones (`.NAME.part`) included; none if it is
+/// missing.
+pub fn files_in(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|e| {
+            e.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// [`files_in`] without the hidden ones.
+pub fn visible_files_in(dir: &Path) -> std::collections::BTreeSet<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+/// A time of day (`HH:MM:SS`, UTC) twelve hours from now: a night no test waits for.
+pub fn quiet_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let t = (now + 12 * 3600) % 86_400;
+    format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+}

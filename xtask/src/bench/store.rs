@@ -544,6 +544,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// The report's section for scenarios 5-8; `scenario3` is the NDJSON delivery's members/s.
+/// ` (N% of scenario 3)`, or nothing when scenario 3 did not run.
+fn of_scenario3(rate: u64, scenario3_per_s: u64) -> String {
+    if scenario3_per_s == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({:.0}% of scenario 3)",
+            100.0 * rate as f64 / scenario3_per_s as f64
+        )
+    }
+}
+
 pub(super) fn report(md: &mut String, results: &StoreResults, scenario3_per_s: u64) {
     let n = results.members;
     let _ = writeln!(md);
@@ -590,14 +602,7 @@ pub(super) fn report(md: &mut String, results: &StoreResults, scenario3_per_s: u
             md,
             "| 7. delivery from the store (snapshot -> files, encrypted) | {} members/s{} | {:.2} | {:.2} | {:.1} |",
             thousands(rate),
-            if scenario3_per_s == 0 {
-                String::new()
-            } else {
-                format!(
-                    " ({:.0}% of scenario 3)",
-                    100.0 * rate as f64 / scenario3_per_s as f64
-                )
-            },
+            of_scenario3(rate, scenario3_per_s),
             m.wall,
             m.cpu(),
             m.rss_mib()
@@ -634,14 +639,7 @@ pub(super) fn report(md: &mut String, results: &StoreResults, scenario3_per_s: u
                 md,
                 "| 7. on PostgreSQL: delivery from the store | {} members/s{} | {:.2} | {:.2} (client) | {:.1} (client) |",
                 thousands(rate),
-                if scenario3_per_s == 0 {
-                    String::new()
-                } else {
-                    format!(
-                        " ({:.0}% of scenario 3)",
-                        100.0 * rate as f64 / scenario3_per_s as f64
-                    )
-                },
+                of_scenario3(rate, scenario3_per_s),
                 pg.delivery.wall,
                 pg.delivery.cpu(),
                 pg.delivery.rss_mib()
