@@ -250,3 +250,58 @@ fn an_erased_person_is_in_no_dump_and_stays_erased_on_another_node() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].regulation.as_deref(), Some("gdpr"));
 }
+
+/// Two nodes adding the same new members at the same moment: one inserts each row, the other
+/// finds it taken when it writes and merges with it (the path a single node never takes); the
+/// result is the model's, whatever the interleaving.
+#[test]
+fn nodes_adding_the_same_new_members_at_once_merge_instead_of_overwriting() {
+    use liveramp_audience_store::AudienceChange;
+    let pg = Pg::new();
+    let url = pg.url();
+    let a = PgStore::open(&url, &PgOptions::default()).unwrap();
+    let b = PgStore::open(&url, &PgOptions::default()).unwrap();
+    let mut all = vec![Message::subscription(
+        "connect",
+        1,
+        1,
+        "Race",
+        liveramp_audience_store::SubscriptionAction::Connect,
+    )];
+    a.apply(&all).unwrap();
+    for round in 0..30i64 {
+        let batch = |node: &str, ts: i64| {
+            let profiles = (0..100)
+                .map(|i| {
+                    MemberChange::with_mpid(format!("{round}-{i}"))
+                        .audience(AudienceChange::add(1).upsert("by", node))
+                })
+                .collect();
+            Message::membership(format!("{node}-{round}"), ts, profiles)
+        };
+        // b's change is the newer one: whichever node writes first, b's attribute wins.
+        let (ma, mb) = (
+            batch("a", 1_000 * round + 10),
+            batch("b", 1_000 * round + 20),
+        );
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                a.apply(std::slice::from_ref(&ma)).unwrap();
+            });
+            s.spawn(|| {
+                start.wait();
+                b.apply(std::slice::from_ref(&mb)).unwrap();
+            });
+        });
+        all.push(ma);
+        all.push(mb);
+    }
+    let model = Model::replay(&all);
+    assert_eq!(model.lines(1).len(), 30 * 100);
+    for store in [&a, &b] {
+        assert_eq!(suite::snapshot(store, 1), model.lines(1));
+        assert_eq!(store.audience(1).unwrap().unwrap().members, 30 * 100);
+    }
+}

@@ -5,7 +5,7 @@
 mod snapshot;
 mod subject;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
@@ -16,7 +16,7 @@ use liveramp_postgres::{Migration, Pool, PoolOptions};
 
 use crate::message::MembershipAction;
 use crate::pair::{AudienceDelta, PairState, V, Ver, decode_attrs, encode_attrs, newer, seq_sql};
-use crate::prepare::Prepared;
+use crate::prepare::{POp, Prepared};
 use crate::store::{ApplySummary, AudienceInfo, AudienceStore, PurgeSummary, Snapshot, StoreStats};
 use crate::subject::{SubjectOutcome, SubjectRecord, SubjectRequest, Tokens};
 use crate::{Error, Message};
@@ -302,6 +302,94 @@ fn audience_row(r: &postgres::Row) -> Result<AudienceInfo, postgres::Error> {
     Ok(info)
 }
 
+/// Writes back merged membership rows, one `unnest` row each (columns as
+/// [`MembershipRows::params`]).
+const UPDATE_MEMBERSHIPS: &str = "UPDATE memberships m SET present = u.present, ts = u.ts,
+        mid = u.mid, seq = u.seq, del_ts = u.del_ts, del_mid = u.del_mid, del_seq = u.del_seq,
+        attributes = u.attributes, gone_ms = u.gone_ms
+    FROM unnest($1::bigint[], $2::bytea[], $3::boolean[], $4::bigint[], $5::bytea[],
+        $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[])
+        AS u(audience, member, present, ts, mid, seq, del_ts, del_mid, del_seq, attributes,
+            gone_ms)
+    WHERE m.audience = u.audience AND m.member = u.member";
+
+/// Inserts new membership rows, leaving any another node inserted meanwhile.
+const INSERT_MEMBERSHIPS: &str = "INSERT INTO memberships (audience, member, present, ts, mid,
+        seq, del_ts, del_mid, del_seq, attributes, gone_ms)
+    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::boolean[], $4::bigint[], $5::bytea[],
+        $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bigint[])
+    ON CONFLICT (audience, member) DO NOTHING";
+
+/// The identity rows of a batch, as columns for one `unnest` statement.
+#[derive(Default)]
+struct IdentityRows<'a> {
+    keys: Vec<&'a [u8]>,
+    ts: Vec<i64>,
+    mids: Vec<&'a [u8]>,
+    seqs: Vec<i64>,
+    fragments: Vec<&'a [u8]>,
+}
+
+impl<'a> IdentityRows<'a> {
+    fn push(&mut self, key: &'a str, v: V<'a>, fragment: &'a str) {
+        self.keys.push(key.as_bytes());
+        self.ts.push(v.ts);
+        self.mids.push(v.mid.as_bytes());
+        self.seqs.push(seq_sql(v.seq));
+        self.fragments.push(fragment.as_bytes());
+    }
+}
+
+/// Membership rows to write, as columns for one `unnest` statement.
+#[derive(Default)]
+struct MembershipRows<'a> {
+    audiences: Vec<i64>,
+    members: Vec<&'a [u8]>,
+    present: Vec<bool>,
+    ts: Vec<Option<i64>>,
+    mids: Vec<Option<Vec<u8>>>,
+    seqs: Vec<Option<i64>>,
+    del_ts: Vec<Option<i64>>,
+    del_mids: Vec<Option<Vec<u8>>>,
+    del_seqs: Vec<Option<i64>>,
+    attributes: Vec<Option<Vec<u8>>>,
+    gone: Vec<Option<i64>>,
+}
+
+impl<'a> MembershipRows<'a> {
+    fn push(&mut self, audience: i64, key: &'a str, state: &PairState) {
+        let m = state.membership.as_ref();
+        let f = state.delete_floor.as_ref();
+        self.audiences.push(audience);
+        self.members.push(key.as_bytes());
+        self.present.push(state.present);
+        self.ts.push(m.map(|v| v.ts));
+        self.mids.push(m.map(|v| v.mid.as_bytes().to_vec()));
+        self.seqs.push(m.map(|v| seq_sql(v.seq)));
+        self.del_ts.push(f.map(|v| v.ts));
+        self.del_mids.push(f.map(|v| v.mid.as_bytes().to_vec()));
+        self.del_seqs.push(f.map(|v| seq_sql(v.seq)));
+        self.attributes.push(encode_attrs(&state.attrs));
+        self.gone.push(state.gone_ms());
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 11] {
+        [
+            &self.audiences,
+            &self.members,
+            &self.present,
+            &self.ts,
+            &self.mids,
+            &self.seqs,
+            &self.del_ts,
+            &self.del_mids,
+            &self.del_seqs,
+            &self.attributes,
+            &self.gone,
+        ]
+    }
+}
+
 impl PgStore {
     fn apply_in(&self, tx: &mut Transaction<'_>, batch: &Prepared) -> Result<ApplySummary, Fail> {
         // Shared lock on the horizon: a purge (which moves it) waits for this batch, and this
@@ -364,13 +452,9 @@ impl PgStore {
             }
         }
 
-        // Identities: per member (in key order), the batch's newest, if newer than stored.
-        let upsert = tx.prepare(
-            "INSERT INTO members (key, ts, mid, seq, identities) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (key) DO UPDATE SET ts = excluded.ts, mid = excluded.mid,
-                 seq = excluded.seq, identities = excluded.identities
-             WHERE (excluded.ts, excluded.mid, excluded.seq) > (members.ts, members.mid, members.seq)",
-        )?;
+        // Identities: per member (in key order), the batch's newest, if newer than stored;
+        // one statement for the whole batch.
+        let mut ident_rows = IdentityRows::default();
         let mut i = 0;
         while i < batch.idents.len() {
             let key = &batch.keys[batch.idents[i].key];
@@ -387,36 +471,30 @@ impl PgStore {
                 }
             }
             if let Some((v, fragment)) = best {
-                tx.execute(
-                    &upsert,
-                    &[
-                        &key.as_bytes(),
-                        &v.ts,
-                        &v.mid.as_bytes(),
-                        &seq_sql(v.seq),
-                        &fragment.as_bytes(),
-                    ],
-                )?;
+                ident_rows.push(key, v, fragment);
             }
         }
+        if !ident_rows.keys.is_empty() {
+            tx.execute(
+                "INSERT INTO members (key, ts, mid, seq, identities)
+                 SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::bigint[],
+                     $5::bytea[])
+                 ON CONFLICT (key) DO UPDATE SET ts = excluded.ts, mid = excluded.mid,
+                     seq = excluded.seq, identities = excluded.identities
+                 WHERE (excluded.ts, excluded.mid, excluded.seq) > (members.ts, members.mid, members.seq)",
+                &[
+                    &ident_rows.keys,
+                    &ident_rows.ts,
+                    &ident_rows.mids,
+                    &ident_rows.seqs,
+                    &ident_rows.fragments,
+                ],
+            )?;
+        }
 
-        // Memberships: per (audience, member), in that order, lock the row, merge, write back.
-        let select = tx.prepare(
-            "SELECT present, ts, mid, seq, del_ts, del_mid, del_seq, attributes
-             FROM memberships WHERE audience = $1 AND member = $2 FOR UPDATE",
-        )?;
-        let insert = tx.prepare(
-            "INSERT INTO memberships (audience, member, present, ts, mid, seq, del_ts, del_mid,
-                 del_seq, attributes, gone_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (audience, member) DO NOTHING",
-        )?;
-        let update = tx.prepare(
-            "UPDATE memberships SET present = $3, ts = $4, mid = $5, seq = $6, del_ts = $7,
-                 del_mid = $8, del_seq = $9, attributes = $10, gone_ms = $11
-             WHERE audience = $1 AND member = $2",
-        )?;
+        // Memberships: the (audience, member) groups of the batch, in that order.
         let ops = &batch.ops;
+        let mut groups: Vec<(i64, &str, Vec<&POp>)> = Vec::new();
         let mut i = 0;
         while i < ops.len() {
             let (audience, key) = (ops[i].audience, &batch.keys[ops[i].key]);
@@ -428,79 +506,187 @@ impl PgStore {
                 .iter()
                 .filter(|o| !skip[o.msg] && !erased[o.key])
                 .collect();
-            if group.is_empty() {
+            if !group.is_empty() {
+                groups.push((audience, key.as_str(), group));
+            }
+        }
+        // Every stored row of the batch read at once, locked in (audience, member) order (the
+        // global lock order: the rows are sorted before they are locked).
+        let mut stored: HashMap<(i64, &[u8]), postgres::Row> = HashMap::new();
+        if !groups.is_empty() {
+            let audiences_of: Vec<i64> = groups.iter().map(|g| g.0).collect();
+            let members_of: Vec<&[u8]> = groups.iter().map(|g| g.1.as_bytes()).collect();
+            let rows = tx.query(
+                "SELECT m.audience, m.member, present, ts, mid, seq, del_ts, del_mid, del_seq,
+                     attributes
+                 FROM memberships m
+                 JOIN unnest($1::bigint[], $2::bytea[]) AS b(audience, member)
+                     ON m.audience = b.audience AND m.member = b.member
+                 ORDER BY m.audience, m.member FOR UPDATE OF m",
+                &[&audiences_of, &members_of],
+            )?;
+            let by_key: HashMap<(i64, &[u8]), usize> = groups
+                .iter()
+                .enumerate()
+                .map(|(n, g)| ((g.0, g.1.as_bytes()), n))
+                .collect();
+            for row in rows {
+                let audience: i64 = row.try_get(0)?;
+                let member: Vec<u8> = row.try_get(1)?;
+                if let Some(&n) = by_key.get(&(audience, member.as_slice())) {
+                    stored.insert((audience, groups[n].1.as_bytes()), row);
+                }
+            }
+        }
+        let mut updates = MembershipRows::default();
+        let mut inserts = MembershipRows::default();
+        // The change of each audience's member count a write brings, once it is written.
+        let mut counted: Vec<(i64, i64)> = Vec::new();
+        let mut insert_counts: HashMap<(i64, &[u8]), (usize, i64)> = HashMap::new();
+        for (n, (audience, key, group)) in groups.iter().enumerate() {
+            let row = stored.get(&(*audience, key.as_bytes()));
+            let d = audiences.entry(*audience).or_default();
+            let merged = self.merge(row, group, d, horizon, &version, *audience, key)?;
+            let Some((state, was_present)) = merged else {
                 continue;
+            };
+            let delta = i64::from(state.present) - i64::from(was_present);
+            if row.is_some() {
+                updates.push(*audience, key, &state);
+                counted.push((*audience, delta));
+            } else {
+                inserts.push(*audience, key, &state);
+                insert_counts.insert((*audience, key.as_bytes()), (n, delta));
             }
-            let d = audiences.entry(audience).or_default();
-            loop {
-                let stored = tx.query_opt(&select, &[&audience, &key.as_bytes()])?;
-                let mut state = PairState::default();
-                if let Some(row) = &stored {
-                    state.present = row.try_get(0)?;
-                    state.membership = stored_version(row, 1, 2, Some(3))?;
-                    state.delete_floor = stored_version(row, 4, 5, Some(6))?;
-                    let attributes: Option<Vec<u8>> = row.try_get(7)?;
-                    state.attrs = decode_attrs(attributes.as_deref()).map_err(|_| {
-                        self.corrupt(&format!(
-                            "the attributes of member {key:?} in audience {audience} are unreadable"
-                        ))
-                    })?;
-                }
-                let was_present = state.present;
-                let mut changed = false;
-                for op in &group {
-                    let v = version(op.msg, op.seq);
-                    d.touch(v.ts);
-                    if let Some(name) = &op.name {
-                        d.name(v, name);
-                    }
-                    match op.action {
-                        MembershipAction::Add => changed |= state.set_membership(v, true),
-                        MembershipAction::Delete => changed |= state.set_membership(v, false),
-                        MembershipAction::AttributeUpdate => {}
-                    }
-                    for a in &op.attrs {
-                        changed |=
-                            state.write_attr(&a.key, version(op.msg, a.seq), a.value.as_ref());
-                    }
-                }
-                if !changed {
-                    break;
-                }
-                state.forget_before(horizon);
-                let m = state.membership.as_ref();
-                let f = state.delete_floor.as_ref();
-                let attrs = encode_attrs(&state.attrs);
-                let params: [&(dyn postgres::types::ToSql + Sync); 11] = [
-                    &audience,
-                    &key.as_bytes(),
-                    &state.present,
-                    &m.map(|v| v.ts),
-                    &m.map(|v| v.mid.as_bytes()),
-                    &m.map(|v| seq_sql(v.seq)),
-                    &f.map(|v| v.ts),
-                    &f.map(|v| v.mid.as_bytes()),
-                    &f.map(|v| seq_sql(v.seq)),
-                    &attrs,
-                    &state.gone_ms(),
-                ];
-                let written = if stored.is_some() {
-                    tx.execute(&update, &params)?
+        }
+        if !updates.audiences.is_empty() {
+            tx.execute(UPDATE_MEMBERSHIPS, &updates.params())?;
+        }
+        let mut raced: Vec<usize> = Vec::new();
+        if !inserts.audiences.is_empty() {
+            let written = tx.query(
+                &format!("{INSERT_MEMBERSHIPS} RETURNING audience, member"),
+                &inserts.params(),
+            )?;
+            let mut done: HashSet<(i64, Vec<u8>)> = HashSet::new();
+            for row in written {
+                done.insert((row.try_get(0)?, row.try_get(1)?));
+            }
+            for ((audience, member), (n, delta)) in &insert_counts {
+                if done.contains(&(*audience, member.to_vec())) {
+                    counted.push((*audience, *delta));
                 } else {
-                    // Another node may have created the row meanwhile: then merge with it.
-                    tx.execute(&insert, &params)?
-                };
-                if written == 1 {
-                    d.members += i64::from(state.present) - i64::from(was_present);
-                    break;
+                    // Another node created the row meanwhile: merge with it, one at a time.
+                    // (Rare: the `members` upsert above already waits for a node adding the
+                    // same member, so its rows are seen by the read; this covers the rest.)
+                    raced.push(*n);
                 }
             }
+        }
+        for (audience, delta) in counted {
+            audiences.entry(audience).or_default().members += delta;
+        }
+        raced.sort_unstable();
+        for n in raced {
+            let (audience, key, group) = &groups[n];
+            let d = audiences.entry(*audience).or_default();
+            self.merge_one(tx, *audience, key, group, d, horizon, &version)?;
         }
 
         for (id, d) in &audiences {
             Self::update_audience(tx, *id, d)?;
         }
         Ok(summary)
+    }
+
+    /// Merges one (audience, member) group of operations into its stored row (`None`: no
+    /// row yet): the new state and whether the member was present before, or `None` when
+    /// nothing changes.
+    #[allow(clippy::too_many_arguments)]
+    fn merge<'b>(
+        &self,
+        row: Option<&postgres::Row>,
+        group: &[&'b POp],
+        d: &mut AudienceDelta<'b>,
+        horizon: i64,
+        version: &dyn Fn(usize, u64) -> V<'b>,
+        audience: i64,
+        key: &str,
+    ) -> Result<Option<(PairState, bool)>, Fail> {
+        // Columns: present, ts, mid, seq, del_ts, del_mid, del_seq, attributes from `first`.
+        let mut state = PairState::default();
+        if let Some(row) = row {
+            let first = row.len() - 8;
+            state.present = row.try_get(first)?;
+            state.membership = stored_version(row, first + 1, first + 2, Some(first + 3))?;
+            state.delete_floor = stored_version(row, first + 4, first + 5, Some(first + 6))?;
+            let attributes: Option<Vec<u8>> = row.try_get(first + 7)?;
+            state.attrs = decode_attrs(attributes.as_deref()).map_err(|_| {
+                self.corrupt(&format!(
+                    "the attributes of member {key:?} in audience {audience} are unreadable"
+                ))
+            })?;
+        }
+        let was_present = state.present;
+        let mut changed = false;
+        for op in group {
+            let v = version(op.msg, op.seq);
+            d.touch(v.ts);
+            if let Some(name) = &op.name {
+                d.name(v, name);
+            }
+            match op.action {
+                MembershipAction::Add => changed |= state.set_membership(v, true),
+                MembershipAction::Delete => changed |= state.set_membership(v, false),
+                MembershipAction::AttributeUpdate => {}
+            }
+            for a in &op.attrs {
+                changed |= state.write_attr(&a.key, version(op.msg, a.seq), a.value.as_ref());
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        state.forget_before(horizon);
+        Ok(Some((state, was_present)))
+    }
+
+    /// One group merged and written on its own (its row appeared meanwhile): lock the row,
+    /// merge, write back, until the write lands.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_one<'b>(
+        &self,
+        tx: &mut Transaction<'_>,
+        audience: i64,
+        key: &str,
+        group: &[&'b POp],
+        d: &mut AudienceDelta<'b>,
+        horizon: i64,
+        version: &dyn Fn(usize, u64) -> V<'b>,
+    ) -> Result<(), Fail> {
+        loop {
+            let stored = tx.query_opt(
+                "SELECT present, ts, mid, seq, del_ts, del_mid, del_seq, attributes
+                 FROM memberships WHERE audience = $1 AND member = $2 FOR UPDATE",
+                &[&audience, &key.as_bytes()],
+            )?;
+            let Some((state, was_present)) =
+                self.merge(stored.as_ref(), group, d, horizon, version, audience, key)?
+            else {
+                return Ok(());
+            };
+            let mut rows = MembershipRows::default();
+            rows.push(audience, key, &state);
+            let sql = if stored.is_some() {
+                UPDATE_MEMBERSHIPS
+            } else {
+                INSERT_MEMBERSHIPS
+            };
+            if tx.execute(sql, &rows.params())? == 1 {
+                d.members += i64::from(state.present) - i64::from(was_present);
+                return Ok(());
+            }
+        }
     }
 
     fn update_audience(
