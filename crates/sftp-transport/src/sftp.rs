@@ -22,8 +22,10 @@ use liveramp_transport::{Error, Result};
 
 /// Bytes handed to libssh2 per write call. libssh2 splits one large write into many SFTP
 /// WRITE requests and keeps them in flight together (up to the channel window), so large
-/// chunks keep the pipe full; small writes wait for every acknowledgement.
-const CHUNK: usize = 4 << 20;
+/// chunks keep the pipe full; small writes wait for every acknowledgement. 2 MiB (the
+/// channel window) moved as fast as 4 MiB did and keeps a streamed delivery's peak RSS at
+/// 47 MiB instead of 69 (docs/BENCHMARKS.md, 2026-12-03).
+const CHUNK: usize = 2 << 20;
 /// Chunks queued between the producer and the network thread.
 const QUEUE: usize = 1;
 
