@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::key::push_json_str;
-use crate::message::AttributeValue;
+use crate::message::{AttributeValue, MembershipAction};
 
 const FORMAT: u8 = 1;
 const TOMBSTONE: u8 = 0;
@@ -83,6 +83,36 @@ pub(crate) struct AudienceDelta<'a> {
     pub(crate) sub: Option<(V<'a>, bool)>,
     pub(crate) first_connect_ms: Option<i64>,
     pub(crate) members: i64,
+}
+
+impl PairState {
+    /// Applies one (audience, member) group of a batch's operations (in batch order), noting
+    /// their names and times in the audience's delta `d`; `version` gives an entry's version
+    /// from its message and sequence number. Whether anything changed.
+    pub(crate) fn apply_ops<'a>(
+        &mut self,
+        group: &[&'a crate::prepare::POp],
+        d: &mut AudienceDelta<'a>,
+        version: &dyn Fn(usize, u64) -> V<'a>,
+    ) -> bool {
+        let mut changed = false;
+        for op in group {
+            let v = version(op.msg, op.seq);
+            d.touch(v.ts);
+            if let Some(name) = &op.name {
+                d.name(v, name);
+            }
+            match op.action {
+                MembershipAction::Add => changed |= self.set_membership(v, true),
+                MembershipAction::Delete => changed |= self.set_membership(v, false),
+                MembershipAction::AttributeUpdate => {}
+            }
+            for a in &op.attrs {
+                changed |= self.write_attr(&a.key, version(op.msg, a.seq), a.value.as_ref());
+            }
+        }
+        changed
+    }
 }
 
 impl<'a> AudienceDelta<'a> {

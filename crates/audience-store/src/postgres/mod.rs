@@ -5,7 +5,7 @@
 mod snapshot;
 mod subject;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,7 +14,6 @@ use std::time::Duration;
 use liveramp_postgres::postgres::{self, Transaction};
 use liveramp_postgres::{Migration, Pool, PoolOptions};
 
-use crate::message::MembershipAction;
 use crate::pair::{AudienceDelta, PairState, V, Ver, decode_attrs, encode_attrs, newer, seq_sql};
 use crate::prepare::{POp, Prepared};
 use crate::store::{ApplySummary, AudienceInfo, AudienceStore, PurgeSummary, Snapshot, StoreStats};
@@ -568,13 +567,14 @@ impl PgStore {
                 &format!("{INSERT_MEMBERSHIPS} RETURNING audience, member"),
                 &inserts.params(),
             )?;
-            let mut done: HashSet<(i64, Vec<u8>)> = HashSet::new();
-            for row in written {
-                done.insert((row.try_get(0)?, row.try_get(1)?));
+            let mut done = Vec::with_capacity(written.len());
+            for row in &written {
+                done.push((row.try_get::<_, i64>(0)?, row.try_get::<_, &[u8]>(1)?));
             }
-            for ((audience, member), (n, delta)) in &insert_counts {
-                if done.contains(&(*audience, member.to_vec())) {
-                    counted.push((*audience, *delta));
+            done.sort_unstable();
+            for (key, (n, delta)) in &insert_counts {
+                if done.binary_search(key).is_ok() {
+                    counted.push((key.0, *delta));
                 } else {
                     // Another node created the row meanwhile: merge with it, one at a time.
                     // (Rare: the `members` upsert above already waits for a node adding the
@@ -628,23 +628,7 @@ impl PgStore {
             })?;
         }
         let was_present = state.present;
-        let mut changed = false;
-        for op in group {
-            let v = version(op.msg, op.seq);
-            d.touch(v.ts);
-            if let Some(name) = &op.name {
-                d.name(v, name);
-            }
-            match op.action {
-                MembershipAction::Add => changed |= state.set_membership(v, true),
-                MembershipAction::Delete => changed |= state.set_membership(v, false),
-                MembershipAction::AttributeUpdate => {}
-            }
-            for a in &op.attrs {
-                changed |= state.write_attr(&a.key, version(op.msg, a.seq), a.value.as_ref());
-            }
-        }
-        if !changed {
+        if !state.apply_ops(group, d, version) {
             return Ok(None);
         }
         state.forget_before(horizon);

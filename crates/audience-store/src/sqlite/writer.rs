@@ -10,7 +10,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Shared;
 use crate::Error;
-use crate::message::MembershipAction;
 use crate::pair::{AudienceDelta, PairState, V, Ver, decode_attrs, encode_attrs, newer, seq_sql};
 use crate::prepare::Prepared;
 use crate::store::{ApplySummary, PurgeSummary};
@@ -321,23 +320,7 @@ fn apply(conn: &Connection, shared: &Shared, batch: &Prepared) -> Result<ApplySu
                 })?;
             }
             let was_present = state.present;
-            let mut changed = false;
-            for op in group {
-                let v = version(op.msg, op.seq);
-                d.touch(v.ts);
-                if let Some(name) = &op.name {
-                    d.name(v, name);
-                }
-                match op.action {
-                    MembershipAction::Add => changed |= state.set_membership(v, true),
-                    MembershipAction::Delete => changed |= state.set_membership(v, false),
-                    MembershipAction::AttributeUpdate => {}
-                }
-                for a in &op.attrs {
-                    changed |= state.write_attr(&a.key, version(op.msg, a.seq), a.value.as_ref());
-                }
-            }
-            if !changed {
+            if !state.apply_ops(&group, d, &version) {
                 continue;
             }
             state.forget_before(horizon);
