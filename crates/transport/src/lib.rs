@@ -180,33 +180,7 @@ pub trait Transport: Send {
     /// Uploads a local file, retrying transient failures per policy (each attempt re-reads
     /// the file from its start).
     fn upload_file(&mut self, local_path: &Path, remote_name: &str) -> Result<Receipt> {
-        let mut read_error = None;
-        let result = self.upload_with(remote_name, &mut |out| {
-            let mut file = std::fs::File::open(local_path).inspect_err(|e| {
-                read_error = Some(e.to_string());
-            })?;
-            // Large reads: one system call per MiB instead of per 8 KiB.
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                match io::Read::read(&mut file, &mut buf) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => out.write_all(&buf[..n])?,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        read_error = Some(e.to_string());
-                        return Err(e);
-                    }
-                }
-            }
-        });
-        match (result, read_error) {
-            (Err(Error::Source { .. }), Some(detail)) => Err(Error::Local {
-                path: local_path.to_path_buf(),
-                during: "reading the file to upload".to_owned(),
-                detail,
-            }),
-            (result, _) => result,
-        }
+        upload_file_checked(self, local_path, remote_name, &mut || Ok(()))
     }
 
     /// The names in the folder (files only, including temporary `.part` files), sorted.
@@ -234,6 +208,50 @@ pub trait Transport: Send {
     /// the temporary name into place (the local file then *is* the published file).
     fn publish_file(&mut self, local_path: &Path, remote_name: &str) -> Result<Receipt> {
         self.upload_file(local_path, remote_name)
+    }
+}
+
+/// [`Transport::upload_file`], calling `check` before each block (1 MiB) is sent and once
+/// more after the last, before the upload is published: an error from it stops the upload at
+/// once ([`Error::Source`] with its text; not retried), e.g. when the caller no longer holds
+/// the right to write this file.
+pub fn upload_file_checked<T: Transport + ?Sized>(
+    transport: &mut T,
+    local_path: &Path,
+    remote_name: &str,
+    check: &mut dyn FnMut() -> io::Result<()>,
+) -> Result<Receipt> {
+    let mut read_error = None;
+    let result = transport.upload_with(remote_name, &mut |out| {
+        check()?;
+        let mut file = std::fs::File::open(local_path).inspect_err(|e| {
+            read_error = Some(e.to_string());
+        })?;
+        // Large reads: one system call per MiB instead of per 8 KiB.
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match io::Read::read(&mut file, &mut buf) {
+                // The last look before the transport publishes what was written.
+                Ok(0) => return check(),
+                Ok(n) => {
+                    check()?;
+                    out.write_all(&buf[..n])?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    read_error = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+    });
+    match (result, read_error) {
+        (Err(Error::Source { .. }), Some(detail)) => Err(Error::Local {
+            path: local_path.to_path_buf(),
+            during: "reading the file to upload".to_owned(),
+            detail,
+        }),
+        (result, _) => result,
     }
 }
 

@@ -248,48 +248,21 @@ fn upload_fenced(
     name: &str,
     fence: Option<&Fence>,
 ) -> Result<liveramp_transport::Receipt, String> {
-    let failed =
-        |e: &liveramp_transport::Error| format!("uploading {name} failed: {}", error_chain(e));
-    let Some(fence) = fence.filter(|f| f.is_lease()) else {
-        return transport.upload_file(path, name).map_err(|e| failed(&e));
-    };
     let mut lost = None;
-    let mut read_error = None;
-    let result = transport.upload_with(name, &mut |out| {
-        let mut check = || match lease_lost(Some(fence)) {
+    let result =
+        liveramp_transport::upload_file_checked(transport, path, name, &mut || match lease_lost(
+            fence,
+        ) {
             Some(message) => {
                 lost = Some(message);
                 Err(io::Error::other("the lease was lost"))
             }
             None => Ok(()),
-        };
-        check()?;
-        let mut file = File::open(path).inspect_err(|e| read_error = Some(e.to_string()))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match io::Read::read(&mut file, &mut buf) {
-                // Last look before the transport commits (renames) what was written.
-                Ok(0) => return check(),
-                Ok(n) => {
-                    check()?;
-                    out.write_all(&buf[..n])?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    read_error = Some(e.to_string());
-                    return Err(e);
-                }
-            }
-        }
-    });
-    match (result, lost, read_error) {
-        (Ok(receipt), _, _) => Ok(receipt),
-        (Err(_), Some(lost), _) => Err(lost),
-        (Err(_), None, Some(detail)) => Err(format!(
-            "uploading {name} failed: cannot read {} ({detail})",
-            path.display()
-        )),
-        (Err(e), None, None) => Err(failed(&e)),
+        });
+    match (result, lost) {
+        (Ok(receipt), _) => Ok(receipt),
+        (Err(_), Some(lost)) => Err(lost),
+        (Err(e), None) => Err(format!("uploading {name} failed: {}", error_chain(&e))),
     }
 }
 
