@@ -469,6 +469,18 @@ fn digests(dir: &Path) -> BTreeSet<(String, u64, String)> {
         .collect()
 }
 
+/// Each file's name and inode in `dir`: a file published again (renamed over) gets another.
+fn inodes(dir: &Path) -> BTreeSet<(String, u64)> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let inode = std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap());
+            (e.file_name().into_string().unwrap(), inode)
+        })
+        .collect()
+}
+
 /// What the ledger says was delivered: each file's name, size and SHA-256.
 fn delivered_in_ledger(pg: &PgCluster) -> BTreeSet<(String, u64, String)> {
     pg.psql(
@@ -574,16 +586,7 @@ fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
     // The other node is done; let it settle, then wake the paused one.
     std::thread::sleep(Duration::from_secs(2));
     let before = digests(out);
-    let listing: Vec<_> = fs::read_dir(out)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name(),
-                std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap()),
-            )
-        })
-        .collect();
+    let listing = inodes(out);
     signal(pid, "CONT");
     assert!(
         wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
@@ -594,16 +597,7 @@ fn a_node_that_lost_its_lease_mid_upload_writes_nothing_more() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(digests(out), before, "nothing rewritten");
-    let after: Vec<_> = fs::read_dir(out)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name(),
-                std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap()),
-            )
-        })
-        .collect();
+    let after = inodes(out);
     assert_eq!(after, listing, "nothing published again or created");
     assert_eq!(files_in(out), expected);
     assert_eq!(delivered_in_ledger(pg), before);

@@ -182,16 +182,7 @@ pub(super) fn run(
     // 6. a snapshot.
     let snapshot = measure(
         "scenario 6: liveramp members (a snapshot of the store audience)",
-        &liveramp(
-            exe,
-            &[
-                "members".into(),
-                "--config".into(),
-                config.clone().into(),
-                "--audience".into(),
-                AUDIENCE.0.to_string().into(),
-            ],
-        ),
+        &liveramp(exe, &members_args(&config)),
         None,
     )?;
 
@@ -293,37 +284,14 @@ fn postgres_scenarios(
         .unwrap_or(0);
     let snapshot = measure(
         "scenario 6 on PostgreSQL: liveramp members (a snapshot)",
-        &liveramp_on(
-            exe,
-            &url,
-            &[
-                "members".into(),
-                "--config".into(),
-                config.clone().into(),
-                "--audience".into(),
-                AUDIENCE.0.to_string().into(),
-            ],
-        ),
+        &liveramp_on(exe, &url, &members_args(&config)),
         None,
     )?;
     let report_path = dir.join("report.json");
     let _ = fs::remove_dir_all(dir.join("out"));
     let delivery = measure(
         "scenario 7 on PostgreSQL: liveramp run from the store, encrypted",
-        &liveramp_on(
-            exe,
-            &url,
-            &[
-                "run".into(),
-                "--config".into(),
-                config.into(),
-                "--date".into(),
-                super::RUN_DATE.into(),
-                "--force".into(),
-                "--report".into(),
-                report_path.clone().into(),
-            ],
-        ),
+        &liveramp_on(exe, &url, &run_args(&config, &report_path)),
         Some(&dir),
     )?;
     let delivered = delivered_members(&report_path, "scenario 7 on PostgreSQL")?;
@@ -355,11 +323,20 @@ fn delivered_members(report_path: &Path, what: &str) -> Result<u64> {
     Ok(audience["members"].as_u64().unwrap_or(0))
 }
 
-/// `liveramp run` of the store audience (its state folder kept: the store is in it).
-fn deliver_store(exe: &Path, config: &Path, dir: &Path) -> Result<(Measured, u64)> {
-    let _ = fs::remove_dir_all(dir.join("out"));
-    let report_path = dir.join("report.json");
-    let args: Vec<OsString> = vec![
+/// `liveramp members --config CONFIG --audience ID` of the bench's audience.
+fn members_args(config: &Path) -> Vec<OsString> {
+    vec![
+        "members".into(),
+        "--config".into(),
+        config.into(),
+        "--audience".into(),
+        AUDIENCE.0.to_string().into(),
+    ]
+}
+
+/// `liveramp run --config CONFIG --date RUN_DATE --force --report REPORT`.
+fn run_args(config: &Path, report: &Path) -> Vec<OsString> {
+    vec![
         "run".into(),
         "--config".into(),
         config.into(),
@@ -367,8 +344,15 @@ fn deliver_store(exe: &Path, config: &Path, dir: &Path) -> Result<(Measured, u64
         super::RUN_DATE.into(),
         "--force".into(),
         "--report".into(),
-        report_path.clone().into(),
-    ];
+        report.into(),
+    ]
+}
+
+/// `liveramp run` of the store audience (its state folder kept: the store is in it).
+fn deliver_store(exe: &Path, config: &Path, dir: &Path) -> Result<(Measured, u64)> {
+    let _ = fs::remove_dir_all(dir.join("out"));
+    let report_path = dir.join("report.json");
+    let args = run_args(config, &report_path);
     let measured = measure(
         "scenario 7: liveramp run from the store, encrypted",
         &liveramp(exe, &args),
